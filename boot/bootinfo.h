@@ -1,0 +1,52 @@
+/*
+ * boot/bootinfo.h - struct boot_info: the only thing a boot loader hands the
+ * kernel. boot/mb2.c fills it from GRUB's multiboot2 tags, boot/uefi/ from the
+ * UEFI firmware; nothing after boot/ knows which. Addresses are physical.
+ */
+#ifndef BOOT_BOOTINFO_H
+#define BOOT_BOOTINFO_H
+
+#include <stdint.h>
+
+#include "../alloc/memmap.h"
+
+#define BOOTINFO_CMDLINE_MAX   512
+#define BOOTINFO_LOADER_MAX    64
+#define BOOTINFO_MODULES_MAX   8
+#define BOOTINFO_RAWMAP_MAX    MEMMAP_MAX
+
+struct boot_module {
+	uint64_t start, end;            /* physical, end exclusive */
+	char name[48];
+};
+
+struct boot_info {
+	/* The memory map exactly as the loader gave it (for printing and tests). */
+	unsigned raw_count;
+	struct memmap_range raw[BOOTINFO_RAWMAP_MAX];
+	char raw_source[24];            /* "multiboot2 mmap", "multiboot2 EFI mmap", "UEFI" */
+
+	/* The normalized map the kernel uses: filled by bootinfo_normalize(). */
+	struct memmap map;
+
+	char cmdline[BOOTINFO_CMDLINE_MAX];
+	char loader[BOOTINFO_LOADER_MAX];
+
+	uint64_t kernel_phys_start, kernel_phys_end;   /* whole loaded image */
+	uint64_t bootdata_start, bootdata_end;         /* loader data we still read (0,0 if none) */
+
+	unsigned module_count;
+	struct boot_module modules[BOOTINFO_MODULES_MAX];
+
+	uint64_t acpi_rsdp;             /* physical address of the RSDP, 0 if none */
+	uint32_t acpi_rsdp_revision;
+};
+
+/*
+ * Builds info->map from info->raw plus the kernel's own reservations (first
+ * 1 MiB, kernel image, modules, boot data). Shared by every boot path.
+ * Returns 0, or a negative memmap error (the map is still usable).
+ */
+int bootinfo_normalize(struct boot_info *info);
+
+#endif

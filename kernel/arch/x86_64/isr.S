@@ -1,0 +1,102 @@
+/*
+ * kernel/arch/x86_64/isr.S - entry stubs for the 32 exception vectors.
+ * Each stub makes the stack look the same (a dummy error code where the CPU
+ * pushes none, then the vector number), saves every general register, and
+ * calls trap_dispatch(struct trap_frame *). The layout pushed here is
+ * struct trap_frame in trap.h: keep the two in step.
+ */
+	.text
+	.code64
+
+.macro ISR_NOERR n
+	.global isr\n
+isr\n:
+	pushq $0
+	pushq $\n
+	jmp isr_common
+.endm
+.macro ISR_ERR n
+	.global isr\n
+isr\n:
+	pushq $\n
+	jmp isr_common
+.endm
+
+ISR_NOERR 0
+ISR_NOERR 1
+ISR_NOERR 2
+ISR_NOERR 3
+ISR_NOERR 4
+ISR_NOERR 5
+ISR_NOERR 6
+ISR_NOERR 7
+ISR_ERR   8
+ISR_NOERR 9
+ISR_ERR   10
+ISR_ERR   11
+ISR_ERR   12
+ISR_ERR   13
+ISR_ERR   14
+ISR_NOERR 15
+ISR_NOERR 16
+ISR_ERR   17
+ISR_NOERR 18
+ISR_NOERR 19
+ISR_NOERR 20
+ISR_ERR   21
+ISR_NOERR 22
+ISR_NOERR 23
+ISR_NOERR 24
+ISR_NOERR 25
+ISR_NOERR 26
+ISR_NOERR 27
+ISR_NOERR 28
+ISR_ERR   29
+ISR_ERR   30
+ISR_NOERR 31
+
+isr_common:
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %rbp
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	cld
+	movq %rsp, %rdi
+	/* The frame is 16-byte aligned here (the CPU aligned RSP before pushing). */
+	call trap_dispatch
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp                           /* vector and error code */
+	iretq
+
+	.section .rodata
+	.balign 8
+	.global isr_table
+isr_table:
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.quad isr\n
+	.endr

@@ -1,0 +1,47 @@
+/*
+ * kernel/main.c - kmain(): the boot order, one step a line.
+ *
+ * Every boot path (GRUB multiboot2 under BIOS or UEFI, our own UEFI loader)
+ * ends here with a struct boot_info and the early page tables of the boot
+ * code. Read this function top to bottom to see memkern come up.
+ */
+#include "kmain.h"
+
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/gdt.h"
+#include "arch/x86_64/serial.h"
+#include "arch/x86_64/trap.h"
+#include "arch/x86_64/tsc.h"
+#include "bootlog.h"
+#include "cmdline.h"
+#include "panic.h"
+#include "pmm.h"
+#include "printk.h"
+#include "vmm.h"
+#include "../tests/kernel/ktest.h"
+
+void kmain(struct boot_info *info)
+{
+	serial_init();                  /* the console first: everything after may print */
+	printk("\nmemkern: booted by %s\n", info->loader[0] ? info->loader : "an unnamed loader");
+	gdt_init();                     /* our GDT, and a TSS whose IST stacks catch double faults */
+	idt_init();                     /* every exception now gets a readable report */
+	cmdline_init(info->cmdline);    /* ktest=, seed=, heap.debug= ... */
+	printk("command line: \"%s\"\n", cmdline_raw());
+	printk("kernel image: physical 0x%lx-0x%lx\n", info->kernel_phys_start, info->kernel_phys_end);
+
+	if (info->raw_count == 0)
+		panic("boot: the boot loader gave no memory map; cannot manage memory without one");
+	if (bootinfo_normalize(info))   /* one clean map, whoever booted us */
+		printk("warning: the memory map had more ranges than we keep (%d); some were merged away\n",
+		       MEMMAP_MAX);
+	bootlog_memmap(info);
+	tsc_calibrate();                /* so boot steps can say how long they took */
+	pmm_init(info);                 /* physical frames: the buddy allocator over the map */
+	vmm_init(info);                 /* our own page tables: W^X kernel, direct map, NULL unmapped */
+
+	ktest_main();                   /* ktest=... runs the suites and ends the run */
+
+	printk("memkern: boot complete (no ktest= on the command line)\n");
+	kernel_exit(EXIT_PASS);
+}
