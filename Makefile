@@ -20,7 +20,7 @@ KCFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror \
 	-ffreestanding -fno-stack-protector -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-80387 \
 	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-	-fno-strict-aliasing -fno-toplevel-reorder -MMD -MP
+	-fno-strict-aliasing -fno-delete-null-pointer-checks -fno-toplevel-reorder -MMD -MP
 KASFLAGS := -g -MMD -MP -D__ASSEMBLER__
 KLDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=0x1000 \
 	-Wl,--build-id=none -Wl,-n -Wl,-z,noexecstack
@@ -41,8 +41,11 @@ KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC_S) $(KSRC_C) $(KTEST_SRC))
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(wildcard tests/host/test_*.c))
 HOST_LIB   := $(wildcard alloc/*.c) tests/host/check.c tests/host/host_glue.c
 
+# Our own UEFI loader (BOOTX64.EFI): its rules and UEFI_TARGETS.
+-include boot/uefi/uefi.mk
+
 .PHONY: all iso run test host-test deps clean
-all: $(BUILD)/kernel.elf $(BUILD)/memkern.iso
+all: $(BUILD)/kernel.elf $(BUILD)/memkern.iso $(UEFI_TARGETS)
 
 $(BUILD)/k/%.c.o: %.c
 	@mkdir -p $(dir $@)

@@ -81,6 +81,8 @@ void vmm_describe_region(uint64_t va, char *buf, size_t size)
 			snprintf(buf, size, "a hole in the direct map: physical 0x%lx is not RAM", va - DIRECT_MAP_BASE);
 	} else if (heap_describe_va(va, buf, size) || kstack_describe(va, buf, size))
 		;
+	else if (va >= VMM_TEST_BASE && va < VMM_TEST_BASE + VMM_TEST_SIZE)
+		snprintf(buf, size, "the vmm tests' scratch window (mapped only while a test runs)");
 	else if (va >= LARGE_BASE && va < LARGE_BASE + LARGE_SIZE)
 		snprintf(buf, size, "the large-allocation window (a guard page, or a run that is not mapped)");
 	else if (in(va, __text_start, __text_end))

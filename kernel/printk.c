@@ -178,26 +178,32 @@ static printk_hook_fn printk_hook;
 
 void printk_set_hook(printk_hook_fn fn) { printk_hook = fn; }
 
+static void emit(const char *s, int n)
+{
+	serial_write(s, (unsigned long)n);
+	if (printk_hook)
+		printk_hook(s, (size_t)n);
+}
+
+/* Rare: a message longer than a line buffer. Its own frame, so the common
+ * path stays small (fault handlers print on whatever stack faulted). */
+static __attribute__((noinline)) void vprintk_long(const char *fmt, va_list ap)
+{
+	char big[2048];
+	int n = vsnprintf(big, sizeof big, fmt, ap);
+	emit(big, n < (int)sizeof big ? n : (int)sizeof big - 1);
+}
+
 void vprintk(const char *fmt, va_list ap)
 {
-	char line[512];
+	char line[256];
 	va_list copy;
 	va_copy(copy, ap);
 	int n = vsnprintf(line, sizeof line, fmt, ap);
-	if (n >= (int)sizeof line) {
-		/* Rare: format again into a bigger stack buffer rather than cut a report. */
-		char big[4096];
-		n = vsnprintf(big, sizeof big, fmt, copy);
-		if (n >= (int)sizeof big)
-			n = sizeof big - 1;
-		serial_write(big, (unsigned long)n);
-		if (printk_hook)
-			printk_hook(big, (size_t)n);
-	} else {
-		serial_write(line, (unsigned long)n);
-		if (printk_hook)
-			printk_hook(line, (size_t)n);
-	}
+	if (n >= (int)sizeof line)
+		vprintk_long(fmt, copy);
+	else
+		emit(line, n);
 	va_end(copy);
 }
 

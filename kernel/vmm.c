@@ -216,7 +216,7 @@ static int check_range(uint64_t va, uint64_t npages, uint64_t *end)
 	return 0;
 }
 
-int vmm_map(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags)
+static int map_common(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags, int max_leaf)
 {
 	uint64_t end;
 	int r = check_range(va, npages, &end);
@@ -227,10 +227,20 @@ int vmm_map(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags)
 		return -VMM_EINVAL;
 	if (count_mapped(root_pa, LVL_PML4, va, end))
 		return -VMM_EEXIST;
-	r = map_range(root_pa, LVL_PML4, va, end, pa, leaf_bits(flags), LVL_PT);
+	r = map_range(root_pa, LVL_PML4, va, end, pa, leaf_bits(flags), max_leaf);
 	if (r)
 		unmap_range(root_pa, LVL_PML4, va, end);        /* all of it was ours: undo */
 	return r;
+}
+
+int vmm_map(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags)
+{
+	return map_common(va, pa, npages, flags, LVL_PT);
+}
+
+int vmm_map_large(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags)
+{
+	return map_common(va, pa, npages, flags, use_1g ? LVL_PDPT : LVL_PD);
 }
 
 int vmm_unmap(uint64_t va, uint64_t npages)

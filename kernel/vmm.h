@@ -34,6 +34,8 @@ void vmm_init(struct boot_info *info);
  * on error nothing changed (tables allocated on the way are freed again).
  */
 int vmm_map(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags);
+/* The same, but with 2 MiB (or 1 GiB) pages wherever va and pa are aligned to them. */
+int vmm_map_large(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags);
 /*
  * Unmaps npages pages at va, every one of which must be mapped (4 KiB pages,
  * or parts of large pages, which are split). Frees page tables that become

@@ -4,7 +4,8 @@
  * mirror of KERNEL_VMA) and C. docs/paging.md draws the same table.
  *
  *   0x0000000000000000  nothing: page 0 and all low addresses unmapped after vmm_init
- *   0xffff800000000000  direct map of all physical memory (RW, NX, large pages)
+ *   0xffff800000000000  direct map of all physical memory (RW, NX, large pages), 32 TiB
+ *   0xffffb00000000000  scratch window the vmm tests map and unmap
  *   0xffffc00000000000  kbrk heap window: mapped from its base up to the break
  *   0xffffd00000000000  large allocations, page runs with unmapped guard pages
  *   0xffffe00000000000  kernel stacks, each with an unmapped guard page below
@@ -25,11 +26,13 @@
 #define KERNEL_VMA        LAYOUT_UL(0xffffffff80000000)
 #define KERNEL_PHYS       LAYOUT_UL(0x100000)
 #define DIRECT_MAP_BASE   LAYOUT_UL(0xffff800000000000)
-#define DIRECT_MAP_SIZE   LAYOUT_UL(0x0000400000000000)   /* 64 TiB */
+#define DIRECT_MAP_SIZE   LAYOUT_UL(0x0000200000000000)   /* 32 TiB */
 #define HEAP_BASE         LAYOUT_UL(0xffffc00000000000)
 #define HEAP_SIZE         LAYOUT_UL(0x0000100000000000)   /* 16 TiB */
 #define LARGE_BASE        LAYOUT_UL(0xffffd00000000000)
 #define LARGE_SIZE        LAYOUT_UL(0x0000100000000000)
+#define VMM_TEST_BASE     LAYOUT_UL(0xffffb00000000000)   /* scratch window for the vmm tests */
+#define VMM_TEST_SIZE     LAYOUT_UL(0x0000010000000000)
 #define KSTACK_BASE       LAYOUT_UL(0xffffe00000000000)
 #define KSTACK_SIZE_AREA  LAYOUT_UL(0x0000100000000000)
 
