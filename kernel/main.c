@@ -16,6 +16,7 @@
 #include "cmdline.h"
 #include "panic.h"
 #include "pmm.h"
+#include "kheap.h"
 #include "printk.h"
 #include "vmm.h"
 #include "../tests/kernel/ktest.h"
@@ -39,6 +40,7 @@ void kmain(struct boot_info *info)
 	tsc_calibrate();                /* so boot steps can say how long they took */
 	pmm_init(info);                 /* physical frames: the buddy allocator over the map */
 	vmm_init(info);                 /* our own page tables: W^X kernel, direct map, NULL unmapped */
+	kheap_init();                   /* kmalloc: the heap core over kbrk and the large window */
 
 	ktest_main();                   /* ktest=... runs the suites and ends the run */
 

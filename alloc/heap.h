@@ -1,0 +1,305 @@
+/*
+ * alloc/heap.h - the kmalloc core: a two-level segregated fit (TLSF) heap
+ * over one caller-supplied brk region, plus page-mapped runs for large
+ * requests. The kernel wraps it as kmalloc/kfree/... over kbrk; the host tests
+ * wrap it over an mmap'd reservation. It never calls anything but the
+ * callbacks in struct heap_env and glue.h.
+ *
+ * Not thread safe: the caller serialises every call on one struct heap.
+ * Every function but heap_init asserts that h went through heap_init.
+ *
+ * Numbers:
+ *   alignment   every pointer returned is 16-byte aligned
+ *   overhead    8 bytes per block (one header word)
+ *   min block   32 bytes (24 usable): header, two links and a foot when free
+ *   lists       32 first-level classes (powers of two) x 32 second-level
+ *               slices; below 512 bytes one exact list per 16 bytes
+ *   large       requests >= large_threshold (default 128 KiB) get their own
+ *               run from map_pages
+ *   growth      the break grows by at least grow_bytes (default 64 KiB), and
+ *               starts at that size
+ *   trim        when the free block at the top of the break exceeds
+ *               trim_threshold (default 128 KiB), the break shrinks to the
+ *               first page boundary that leaves it >= 32 bytes (or none)
+ *
+ * The brk region. Every header sits at 8 mod 16 so every payload is
+ * 16-aligned; a block's size counts its header and runs to the next header:
+ *
+ *   base (page aligned)                                                      brk
+ *   +-----+-----+-------------+-----+------+------+-----+------+-----+--------+-----+
+ *   | pad | hdr | payload ... | hdr | next | prev | ... | foot | hdr | payl...| epi |
+ *   +-----+-----+-------------+-----+------+------+-----+------+-----+--------+-----+
+ *      8  |<-- used block --->|<------------ free block ------>|<-- used ---->|  8
+ *
+ *   pad   the region's first 8 bytes, unused: they put the first header at 8 mod 16
+ *   hdr   the header word, below
+ *   next, prev   free-list links; exist only while the block is free
+ *   foot  a free block's last word: its header's address, so the block after
+ *         it can find it to merge. While the block is used that word is payload;
+ *         the next header's PREV_FREE bit says which.
+ *   epi   epilogue: a used header of size 0 at brk - 8 that carries the last
+ *         block's PREV_FREE bit
+ *
+ * The header word:
+ *
+ *   63        48 47                                  4   3     2       1       0
+ *   +-----------+-------------------------------------+-------+-------+-------+------+
+ *   | check tag |  size in bytes (low 4 bits are 0)   | SPARE | LARGE | PREV_ | FREE |
+ *   |           |                                     |       |       | FREE  |      |
+ *   +-----------+-------------------------------------+-------+-------+-------+------+
+ *   size = word & HEAP_BLK_SIZE_MASK
+ *   tag  = ((word & 0xffffffffffff) ^ header address ^ heap.secret)
+ *          * 0x9e3779b97f4a7c15 >> 48
+ *   Every header the heap writes carries its tag, so heap_free can tell one
+ *   from user bytes at p - 8 (a 1 in 65536 chance of a false match). Headers
+ *   left inside bigger blocks by merging are always marked FREE, so a stale
+ *   one reads as a double free, never as a live block.
+ *
+ * A large block is one mapped run with struct heap_large ending right at the
+ * payload, so its header word also sits at p - 8 (LARGE set, usable size):
+ *
+ *   run (page aligned)                                               run + run_bytes
+ *   +---------+------+------+-----+-----------+-------+------+--------------------+
+ *   | (slack) | next | prev | run | run_bytes | spare | word | payload ...        |
+ *   +---------+------+------+-----+-----------+-------+------+--------------------+
+ *             |<------- struct heap_large, 48 bytes -------->^ p (16 or align aligned)
+ *   slack is 0 for plain malloc and at most the alignment for heap_memalign.
+ */
+#ifndef ALLOC_HEAP_H
+#define ALLOC_HEAP_H
+
+#include "glue.h"
+
+/* Header word bits, for heap_check, heap_walk users and the GDB helpers. */
+#define HEAP_BLK_FREE       0x1ull  /* this block is on a free list */
+#define HEAP_BLK_PREV_FREE  0x2ull  /* the block before it is free: its foot word is valid */
+#define HEAP_BLK_LARGE      0x4ull  /* a page-mapped large block (never in the brk region) */
+#define HEAP_BLK_SPARE      0x8ull  /* always 0 for now; reserved for the debug levels */
+#define HEAP_BLK_SIZE_MASK  0x0000fffffffffff0ull
+#define HEAP_BLK_TAG_SHIFT  48
+#define HEAP_TAG_MULT       0x9e3779b97f4a7c15ull
+
+#define HEAP_ALIGN          16
+#define HEAP_OVERHEAD       8
+#define HEAP_MIN_BLOCK      32
+#define HEAP_SL_LOG2        5
+#define HEAP_SL_COUNT       (1 << HEAP_SL_LOG2)   /* second-level lists per class */
+#define HEAP_FL_COUNT       32                    /* first-level classes */
+#define HEAP_FL_SHIFT       (HEAP_SL_LOG2 + 4)    /* sizes below 1 << 9 share class 0 */
+/* Largest brk region: block sizes must map to one of the 32 classes. */
+#define HEAP_MAX_BRK        (1ull << (HEAP_FL_SHIFT + HEAP_FL_COUNT - 1))   /* 1 TiB */
+
+#define HEAP_DEFAULT_LARGE_THRESHOLD  (128u * 1024)
+#define HEAP_DEFAULT_TRIM_THRESHOLD   (128u * 1024)
+#define HEAP_DEFAULT_GROW_BYTES       (64u * 1024)
+
+#define HEAP_MAGIC          0x68656170u   /* "heap": struct heap after heap_init */
+
+/* Kinds passed to heap_env.report. */
+enum heap_err {
+	HEAP_ERR_INVALID_FREE = 1, /* heap_free of a pointer the heap never returned */
+	HEAP_ERR_DOUBLE_FREE = 2,  /* heap_free of a block that is already free */
+	HEAP_ERR_INVALID_PTR = 3,  /* heap_realloc/heap_usable_size of a pointer that is not live */
+};
+
+struct heap_env {
+	/*
+	 * sbrk-shaped: moves the break by delta bytes (negative shrinks) and
+	 * returns the old break, or (void *)-1 when it cannot. The heap only
+	 * asks for multiples of page_size. The region must be contiguous and
+	 * start page aligned; nobody else may move this break.
+	 */
+	void *(*sbrk)(void *ctx, intptr_t delta);
+	/*
+	 * A fresh page-aligned run of `bytes` (a multiple of page_size), or
+	 * NULL. May be NULL itself: then every request is served from the break.
+	 */
+	void *(*map_pages)(void *ctx, size_t bytes);
+	/* Gives back exactly a run map_pages returned, with the same length. */
+	void (*unmap_pages)(void *ctx, void *p, size_t bytes);
+	/*
+	 * Called on misuse (enum heap_err) with the offending address and one
+	 * line of text ending without a newline. May be NULL: misuse is then
+	 * ignored silently (still without corrupting anything).
+	 */
+	void (*report)(void *ctx, int kind, uintptr_t addr, const char *line);
+	void *ctx;                 /* passed to every callback */
+	size_t page_size;          /* power of two, >= 64; 4096 on x86_64 */
+	size_t large_threshold;    /* requests >= this go to map_pages; 0 = 128 KiB */
+	/*
+	 * When the free block at the top of the break grows beyond this, the
+	 * break shrinks, leaving that block as small as page alignment allows
+	 * (or the break at its initial size). 0 = 128 KiB. Raised to grow_bytes
+	 * if smaller, so that one grow never invites an immediate trim.
+	 */
+	size_t trim_threshold;
+	/*
+	 * The break grows by at least this many bytes (rounded up to pages), so
+	 * a run of small mallocs costs one sbrk per chunk, not one each. It is
+	 * also the initial size of the break, taken at heap_init and never
+	 * trimmed away. 0 = 64 KiB.
+	 */
+	size_t grow_bytes;
+	/* Mixed into every header's check tag; 0 = derived from addresses. */
+	uint64_t secret;
+};
+
+/* What a free block in the brk region looks like (see the drawing above). */
+struct heap_free_block {
+	uint64_t word;                       /* size | flags | tag */
+	struct heap_free_block *next_free;   /* same list, NULL-terminated */
+	struct heap_free_block *prev_free;
+	/* ...; the block's last word holds its own address (the foot) */
+};
+
+/* Header at the start of every large run; ends right where the payload starts. */
+struct heap_large {
+	struct heap_large *next, *prev;   /* live large blocks, newest first */
+	uintptr_t run;                    /* start of the mapped run (page aligned) */
+	size_t run_bytes;                 /* its length, as passed to map_pages */
+	uint64_t spare;                   /* 0 for now; reserved for the debug levels */
+	uint64_t word;                    /* usable size | HEAP_BLK_LARGE | tag, at p - 8 */
+};
+
+/*
+ * Heap state, allocated by the caller (static in the kernel) and filled by
+ * heap_init. Laid out plainly so GDB helpers can read it; callers only read
+ * it through the functions below.
+ */
+struct heap {
+	uint32_t magic;              /* HEAP_MAGIC once initialised */
+	uint32_t debug;              /* debug level: 0 for now (hardening adds 1 and 2) */
+	struct heap_env env;         /* copy of what heap_init got, defaults filled in */
+	uint64_t secret;             /* mixed into check tags */
+
+	uintptr_t base;              /* first byte of the brk region (page aligned) */
+	uintptr_t brk;               /* current break; epilogue header at brk - 8 */
+	uintptr_t floor_brk;         /* break after heap_init; trimming stops here */
+
+	/* TLSF index: bit f of fl_bitmap set iff sl_bitmap[f] != 0; bit s of
+	 * sl_bitmap[f] set iff free_lists[f][s] != NULL. */
+	uint32_t fl_bitmap;
+	uint32_t sl_bitmap[HEAP_FL_COUNT];
+	struct heap_free_block *free_lists[HEAP_FL_COUNT][HEAP_SL_COUNT];
+
+	struct heap_large *large_list;   /* live large blocks */
+
+	/* Counters, kept up to date on every call (see struct heap_stats). */
+	size_t in_use_bytes;
+	size_t free_bytes;
+	size_t used_blocks;
+	size_t free_blocks;
+	size_t peak_in_use;
+	size_t large_blocks;
+	size_t large_bytes;
+	size_t sbrk_calls;           /* successful sbrk calls that moved the break */
+};
+
+struct heap_stats {
+	size_t brk_bytes;      /* break - base; == in_use + free + 16 (pad and epilogue) */
+	size_t in_use_bytes;   /* whole block bytes (header included) of used brk blocks */
+	size_t free_bytes;     /* whole block bytes of free brk blocks */
+	size_t largest_free;   /* whole bytes of the largest free brk block (0 if none) */
+	size_t used_blocks;    /* used blocks in the brk region */
+	size_t free_blocks;    /* free blocks in the brk region */
+	size_t peak_in_use;    /* high-water mark of in_use_bytes + large_bytes */
+	size_t large_blocks;   /* live page-mapped blocks */
+	size_t large_bytes;    /* bytes mapped for them (whole runs) */
+};
+
+/*
+ * Takes the initial break (one growth chunk) and sets up an empty heap.
+ * Returns 0, or -1 if env is unusable (no sbrk, map_pages without
+ * unmap_pages, page_size not a power of two >= 64, break not page aligned)
+ * or the first sbrk fails; h is then unusable.
+ * The caller keeps h alive and in place for the heap's whole life.
+ */
+int heap_init(struct heap *h, const struct heap_env *env);
+
+/*
+ * A 16-aligned block of at least size usable bytes, or NULL when out of
+ * memory or size > PTRDIFF_MAX (nothing is changed then). heap_malloc(h, 0)
+ * returns a unique minimum block (24 usable bytes) that must be freed like
+ * any other.
+ */
+void *heap_malloc(struct heap *h, size_t size);
+
+/*
+ * Gives back p (NULL is fine). A pointer the heap did not return, or a block
+ * already freed, is reported through env.report (HEAP_ERR_INVALID_FREE /
+ * HEAP_ERR_DOUBLE_FREE) and nothing changes. The check is cheap, so it is not
+ * complete: a forged header with a matching tag is believed. O(1) for brk
+ * blocks; a pointer outside the break is looked up in the list of live large
+ * blocks (so it is never read unless it is one), O(large blocks).
+ */
+void heap_free(struct heap *h, void *p);
+
+/* heap_malloc(n * size) zeroed; NULL when n * size overflows or memory runs out. */
+void *heap_calloc(struct heap *h, size_t n, size_t size);
+
+/*
+ * Resizes p keeping min(old, new) bytes of contents: in place when shrinking,
+ * when the next block is free and big enough, or when p is the last block
+ * below the break (the break grows); otherwise moves (malloc, copy, free).
+ * p == NULL behaves as heap_malloc. size == 0 shrinks p to a minimum block
+ * and returns it (as heap_malloc(0) would): it does not free p.
+ * Returns NULL when out of memory or size > PTRDIFF_MAX, leaving p intact and
+ * allocated; also NULL (after a HEAP_ERR_INVALID_PTR report) when p is not a
+ * live block.
+ */
+void *heap_realloc(struct heap *h, void *p, size_t size);
+
+/*
+ * A block of at least size bytes aligned to align, freed with heap_free.
+ * align must be a power of two (1 .. anything that fits); 0 or a non power of
+ * two returns NULL, as does running out of memory. Alignments up to 16 cost
+ * nothing extra; larger ones search the brk for size + align + 32 bytes and
+ * give the leading part back as a free block, or (size >= large_threshold)
+ * map a run with up to align bytes of slack.
+ */
+void *heap_memalign(struct heap *h, size_t align, size_t size);
+
+/*
+ * Usable bytes at p (>= what was asked for), 0 for NULL. A pointer that is
+ * not a live block is reported (HEAP_ERR_INVALID_PTR) and gives 0.
+ */
+size_t heap_usable_size(struct heap *h, void *p);
+
+/*
+ * Shrinks the break as far as the free block at its top allows (never below
+ * the initial break), regardless of trim_threshold. Returns the bytes given
+ * back. For leak checks that want a canonical heap.
+ */
+size_t heap_trim(struct heap *h);
+
+/* Fills *st from the counters; largest_free walks one free list. */
+void heap_get_stats(struct heap *h, struct heap_stats *st);
+
+/*
+ * Checks every invariant the heap relies on: blocks chain from the first
+ * header to the epilogue exactly, headers carry valid tags, no two free
+ * blocks touch, PREV_FREE bits and foot words agree, every free block is on
+ * the list its size maps to and every listed block is free, the bitmaps match
+ * the lists, the large list is sound, and all counters match.
+ * Returns 0, or -1 with the first problem written into why (if why != NULL).
+ * Reads only heap memory, follows no pointer it has not range-checked, and
+ * bounds every list walk, so corruption gives a message, not a fault or hang.
+ * Time: linear in blocks, plus a search of its list for each free block
+ * (slow only when thousands of free blocks share one list).
+ */
+int heap_check(struct heap *h, char *why, size_t len);
+
+/* Values of heap_walk's `used` argument. */
+#define HEAP_WALK_FREE  0
+#define HEAP_WALK_USED  1
+#define HEAP_WALK_LARGE 2
+
+/*
+ * Calls cb for every brk block in address order, then for every large block
+ * (newest first), with the payload address (what heap_malloc returned or
+ * would return), its usable bytes, and HEAP_WALK_*. cb must not call into h.
+ */
+void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t size, int used),
+	       void *ctx);
+
+#endif /* ALLOC_HEAP_H */

@@ -1,0 +1,226 @@
+/*
+ * alloc/heap_check.c - looking at a heap without changing it: the consistency
+ * checker (tests, the serial shell and GDB helpers run it after anything
+ * suspicious), the block walker, and the statistics snapshot.
+ *
+ * The checker trusts nothing it reads: every address is range-checked before
+ * it is followed and every list walk is bounded, so a corrupted heap yields a
+ * message instead of a fault or a hang.
+ */
+#include "heap_impl.h"
+
+#define FAIL(...)                                           \
+	do {                                                \
+		if (why && len)                             \
+			snprintf(why, len, __VA_ARGS__);    \
+		return -1;                                  \
+	} while (0)
+
+#define UL(x) ((unsigned long)(x))
+
+/* A plausible free-list entry: a header slot inside the region, tagged and free. */
+static bool plausible_free(const struct heap *h, blk_t b)
+{
+	if (b < heap_first_blk(h) || b >= heap_epilogue(h) || (b & 15) != 8)
+		return false;
+	if (heap_epilogue(h) - b < HEAP_MIN_BLOCK)
+		return false;
+	uint64_t w = word_at(b);
+	return word_tag_ok(h, b, w) && word_is_free(w) && !word_is_large(w);
+}
+
+/* Every list is sound on its own: entries plausible, links mutual, right list, bitmaps. */
+static int check_lists(const struct heap *h, char *why, size_t len, size_t *listed)
+{
+	*listed = 0;
+	for (unsigned fl = 0; fl < HEAP_FL_COUNT; fl++) {
+		if (!!(h->fl_bitmap & (1u << fl)) != !!h->sl_bitmap[fl])
+			FAIL("heap_check: fl_bitmap bit %u disagrees with sl_bitmap[%u] = 0x%x", fl, fl,
+			     h->sl_bitmap[fl]);
+		for (unsigned sl = 0; sl < HEAP_SL_COUNT; sl++) {
+			blk_t b = list_head(h, fl, sl), prev = 0;
+			if (!!b != !!(h->sl_bitmap[fl] & (1u << sl)))
+				FAIL("heap_check: list [%u][%u] is %s but its bitmap bit is %s", fl, sl,
+				     b ? "non-empty" : "empty", b ? "clear" : "set");
+			for (; b; prev = b, b = blk_next_free(b)) {
+				unsigned f, s;
+				if (!plausible_free(h, b))
+					FAIL("heap_check: list [%u][%u] holds 0x%lx, not a free block", fl, sl,
+					     UL(b));
+				if (blk_prev_free(b) != prev)
+					FAIL("heap_check: free block 0x%lx: prev link 0x%lx, expected 0x%lx",
+					     UL(b), UL(blk_prev_free(b)), UL(prev));
+				if (blk_size(b) < HEAP_MIN_BLOCK || blk_size(b) > heap_epilogue(h) - b)
+					FAIL("heap_check: free block 0x%lx: size %zu does not fit", UL(b),
+					     blk_size(b));
+				size_to_list(blk_size(b), &f, &s);
+				if (f != fl || s != sl)
+					FAIL("heap_check: free block 0x%lx (size %zu) on list [%u][%u], belongs on [%u][%u]",
+					     UL(b), blk_size(b), fl, sl, f, s);
+				if (++*listed > h->free_blocks)
+					FAIL("heap_check: free lists hold more than the %zu free blocks counted (a cycle?)",
+					     h->free_blocks);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Whether b is on the list its size maps to (lists already checked sound). */
+static bool on_its_list(const struct heap *h, blk_t b)
+{
+	unsigned fl, sl;
+
+	size_to_list(blk_size(b), &fl, &sl);
+	for (blk_t e = list_head(h, fl, sl); e; e = blk_next_free(e))
+		if (e == b)
+			return true;
+	return false;
+}
+
+static int check_blocks(const struct heap *h, char *why, size_t len)
+{
+	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0;
+	blk_t end = heap_epilogue(h);
+	bool prev_free = false;
+
+	for (blk_t b = heap_first_blk(h); b != end; b += blk_size(b)) {
+		uint64_t w = word_at(b);
+		size_t size = word_size(w);
+		if (!word_tag_ok(h, b, w))
+			FAIL("heap_check: block 0x%lx: header 0x%lx has a bad check tag (overwritten?)",
+			     UL(b), UL(w));
+		if (w & (HEAP_BLK_LARGE | HEAP_BLK_SPARE))
+			FAIL("heap_check: block 0x%lx: stray flag bits in header 0x%lx", UL(b), UL(w));
+		if (size < HEAP_MIN_BLOCK || size > end - b)
+			FAIL("heap_check: block 0x%lx: size %zu runs past the break 0x%lx", UL(b), size,
+			     UL(h->brk));
+		if (word_prev_is_free(w) != prev_free)
+			FAIL("heap_check: block 0x%lx: PREV_FREE is %d but the block before is %s", UL(b),
+			     (int)word_prev_is_free(w), prev_free ? "free" : "used");
+		if (word_is_free(w)) {
+			if (prev_free)
+				FAIL("heap_check: free blocks touch at 0x%lx (missed coalesce)", UL(b));
+			if (word_at(b + size - 8) != b)
+				FAIL("heap_check: free block 0x%lx: foot says 0x%lx", UL(b),
+				     UL(word_at(b + size - 8)));
+			if (!on_its_list(h, b))
+				FAIL("heap_check: free block 0x%lx (size %zu) is not on its free list", UL(b),
+				     size);
+			nfree++;
+			free_bytes += size;
+		} else {
+			used++;
+			used_bytes += size;
+		}
+		prev_free = word_is_free(w);
+	}
+
+	uint64_t w = word_at(end);
+	if (!word_tag_ok(h, end, w) || word_size(w) != 0 || word_is_free(w) ||
+	    (w & (HEAP_BLK_LARGE | HEAP_BLK_SPARE)))
+		FAIL("heap_check: epilogue at 0x%lx is damaged (0x%lx)", UL(end), UL(w));
+	if (word_prev_is_free(w) != prev_free)
+		FAIL("heap_check: epilogue PREV_FREE is %d but the last block is %s",
+		     (int)word_prev_is_free(w), prev_free ? "free" : "used");
+
+	if (nfree != h->free_blocks || free_bytes != h->free_bytes)
+		FAIL("heap_check: walk found %zu free blocks / %zu bytes, counters say %zu / %zu", nfree,
+		     free_bytes, h->free_blocks, h->free_bytes);
+	if (used != h->used_blocks || used_bytes != h->in_use_bytes)
+		FAIL("heap_check: walk found %zu used blocks / %zu bytes, counters say %zu / %zu", used,
+		     used_bytes, h->used_blocks, h->in_use_bytes);
+	if (used_bytes + free_bytes + 16 != h->brk - h->base)
+		FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
+		     used_bytes + free_bytes + 16, (size_t)(h->brk - h->base));
+	return 0;
+}
+
+static int check_large(const struct heap *h, char *why, size_t len)
+{
+	size_t n = 0, bytes = 0, page = h->env.page_size;
+	const struct heap_large *prev = NULL;
+
+	for (const struct heap_large *l = h->large_list; l; prev = l, l = l->next) {
+		uintptr_t p = (uintptr_t)(l + 1);
+		if (++n > h->large_blocks)
+			FAIL("heap_check: large list holds more than the %zu counted (a cycle?)",
+			     h->large_blocks);
+		if (l->prev != prev)
+			FAIL("heap_check: large block 0x%lx: prev link 0x%lx, expected 0x%lx", UL(p),
+			     UL(l->prev), UL(prev));
+		if ((p & (HEAP_ALIGN - 1)) || (l->run & (page - 1)) || l->run_bytes % page ||
+		    (uintptr_t)l < l->run || p >= l->run + l->run_bytes)
+			FAIL("heap_check: large block 0x%lx: header does not fit its run 0x%lx+%zu", UL(p),
+			     UL(l->run), l->run_bytes);
+		if (!word_tag_ok(h, (uintptr_t)&l->word, l->word) || !word_is_large(l->word) ||
+		    word_size(l->word) != l->run + l->run_bytes - p)
+			FAIL("heap_check: large block 0x%lx: header word 0x%lx is damaged", UL(p),
+			     UL(l->word));
+		bytes += l->run_bytes;
+	}
+	if (n != h->large_blocks || bytes != h->large_bytes)
+		FAIL("heap_check: large list has %zu blocks / %zu bytes, counters say %zu / %zu", n, bytes,
+		     h->large_blocks, h->large_bytes);
+	return 0;
+}
+
+int heap_check(struct heap *h, char *why, size_t len)
+{
+	size_t listed, page;
+
+	if (!h || h->magic != HEAP_MAGIC)
+		FAIL("heap_check: heap not initialised");
+	page = h->env.page_size;
+	if ((h->base & (page - 1)) || (h->brk & (page - 1)) || h->floor_brk < h->base ||
+	    h->brk < h->floor_brk || h->brk - h->base > HEAP_MAX_BRK)
+		FAIL("heap_check: region base 0x%lx floor 0x%lx brk 0x%lx is not sane", UL(h->base),
+		     UL(h->floor_brk), UL(h->brk));
+	if (check_lists(h, why, len, &listed) || check_blocks(h, why, len) ||
+	    check_large(h, why, len))
+		return -1;
+	if (listed != h->free_blocks)
+		FAIL("heap_check: lists hold %zu blocks, %zu are free", listed, h->free_blocks);
+	if (h->peak_in_use < h->in_use_bytes + h->large_bytes)
+		FAIL("heap_check: peak %zu below current use %zu", h->peak_in_use,
+		     h->in_use_bytes + h->large_bytes);
+	if (why && len)
+		why[0] = '\0';
+	return 0;
+}
+
+void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t size, int used),
+	       void *ctx)
+{
+	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_walk: heap used before heap_init");
+	blk_t end = heap_epilogue(h);
+	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
+		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_walk: corrupt block size");
+		cb(ctx, (void *)blk_payload(b), blk_size(b) - HEAP_OVERHEAD,
+		   blk_is_free(b) ? HEAP_WALK_FREE : HEAP_WALK_USED);
+	}
+	for (struct heap_large *l = h->large_list; l; l = l->next)
+		cb(ctx, l + 1, word_size(l->word), HEAP_WALK_LARGE);
+}
+
+void heap_get_stats(struct heap *h, struct heap_stats *st)
+{
+	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_get_stats: heap used before heap_init");
+	st->brk_bytes = h->brk - h->base;
+	st->in_use_bytes = h->in_use_bytes;
+	st->free_bytes = h->free_bytes;
+	st->used_blocks = h->used_blocks;
+	st->free_blocks = h->free_blocks;
+	st->peak_in_use = h->peak_in_use;
+	st->large_blocks = h->large_blocks;
+	st->large_bytes = h->large_bytes;
+	st->largest_free = 0;
+	if (h->fl_bitmap) {
+		/* The biggest block is on the highest non-empty list, somewhere. */
+		unsigned fl = 31u - (unsigned)__builtin_clz(h->fl_bitmap);
+		unsigned sl = 31u - (unsigned)__builtin_clz(h->sl_bitmap[fl]);
+		for (blk_t b = list_head(h, fl, sl); b; b = blk_next_free(b))
+			if (blk_size(b) > st->largest_free)
+				st->largest_free = blk_size(b);
+	}
+}
