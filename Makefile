@@ -41,8 +41,12 @@ KOBJ := $(patsubst %,$(BUILD)/k/%.o,$(KSRC_S) $(KSRC_C) $(KTEST_SRC))
 HOST_TESTS := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(wildcard tests/host/test_*.c))
 HOST_LIB   := $(wildcard alloc/*.c) tests/host/check.c tests/host/host_glue.c
 
-# Our own UEFI loader (BOOTX64.EFI): its rules and UEFI_TARGETS.
+# Parts with rules of their own: our UEFI loader (BOOTX64.EFI, UEFI_TARGETS),
+# make gdb, make bench, make fuzz.
 -include boot/uefi/uefi.mk
+-include tools/gdb/gdb.mk
+-include tools/bench/bench.mk
+-include tests/fuzz/fuzz.mk
 
 .PHONY: all iso run test host-test deps clean
 all: $(BUILD)/kernel.elf $(BUILD)/memkern.iso $(UEFI_TARGETS)
