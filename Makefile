@@ -14,6 +14,15 @@ MEM       ?= 256M
 CMDLINE   ?=
 QEMU      ?= qemu-system-x86_64
 OPT       ?= -O2
+V         ?= 0
+# make V=1 shows every command; by default one short line per step.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n'
+endif
 
 # --- fixed: what a freestanding higher-half x86_64 kernel needs -------------
 KCFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror \
@@ -53,31 +62,37 @@ all: $(BUILD)/kernel.elf $(BUILD)/memkern.iso $(UEFI_TARGETS)
 
 $(BUILD)/k/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 $(BUILD)/k/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(KASFLAGS) -c $< -o $@
+	$(say) AS $<
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 # Two links: the second embeds the symbol table of the first (kernel/ksyms.c).
 $(BUILD)/ksyms0.S: tools/gen-ksyms
 	@mkdir -p $(BUILD)
-	tools/gen-ksyms > $@
+	$(Q)tools/gen-ksyms > $@
 $(BUILD)/kernel.pass1.elf: $(KOBJ) $(BUILD)/ksyms0.o linker.ld
-	$(LD) $(KLDFLAGS) $(KOBJ) $(BUILD)/ksyms0.o -o $@
+	$(say) LD $@
+	$(Q)$(LD) $(KLDFLAGS) $(KOBJ) $(BUILD)/ksyms0.o -o $@
 $(BUILD)/ksyms.S: $(BUILD)/kernel.pass1.elf tools/gen-ksyms
-	tools/gen-ksyms $< > $@
+	$(say) KSYMS $@
+	$(Q)tools/gen-ksyms $< > $@
 $(BUILD)/ksyms0.o $(BUILD)/ksyms.o: %.o: %.S
-	$(CC) -c $< -o $@
+	$(Q)$(CC) -c $< -o $@
 $(BUILD)/kernel.elf: $(KOBJ) $(BUILD)/ksyms.o linker.ld
-	$(LD) $(KLDFLAGS) $(KOBJ) $(BUILD)/ksyms.o -o $@
+	$(say) LD $@
+	$(Q)$(LD) $(KLDFLAGS) $(KOBJ) $(BUILD)/ksyms.o -o $@
 	@tools/gen-ksyms $@ | cmp -s - $(BUILD)/ksyms.S || { echo "ksyms: symbols moved between links" >&2; rm -f $@; exit 1; }
 
 $(BUILD)/memkern.iso: $(BUILD)/kernel.elf boot/grub.cfg
 	@mkdir -p $(BUILD)/iso/boot/grub
-	cp $(BUILD)/kernel.elf $(BUILD)/iso/boot/kernel.elf
-	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
-	grub-mkrescue -o $@ $(BUILD)/iso 2> $(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+	$(say) ISO $@
+	$(Q)cp $(BUILD)/kernel.elf $(BUILD)/iso/boot/kernel.elf
+	$(Q)cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
+	$(Q)grub-mkrescue -o $@ $(BUILD)/iso 2> $(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
 iso: $(BUILD)/memkern.iso
 
@@ -91,12 +106,13 @@ run: deps all
 # Host tests: the alloc/ cores under AddressSanitizer and UBSan.
 $(BUILD)/host/test_%: tests/host/test_%.c $(HOST_LIB) $(wildcard alloc/*.h) tests/host/check.h
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOSTCFLAGS) $< $(HOST_LIB) -o $@
+	$(say) HOSTCC $@
+	$(Q)$(HOSTCC) $(HOSTCFLAGS) $< $(HOST_LIB) -o $@
 
 host-test: $(HOST_TESTS)
 
 test: deps all host-test
-	tools/run-tests
+	@tools/run-tests
 
 clean:
 	rm -rf $(BUILD)
