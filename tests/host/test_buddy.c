@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "../rand.h"
 #include "../../alloc/buddy.h"
 
 #define PG BUDDY_PAGE_SIZE
@@ -400,21 +401,9 @@ HTEST(dump)
 
 /* ---- randomized stress against a shadow model ---- */
 
-static uint64_t rng_state;
+static struct rand rng;
 
-static uint64_t rnd(void)
-{
-	/* splitmix64: deterministic for a seed on every host */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return rnd() % n;
-}
+static uint64_t rnd_below(uint64_t n) { return rand_below(&rng, n); }
 
 enum { SH_HOLE, SH_FREE, SH_USED };
 #define SBASE 0x10003000ull   /* not aligned to large orders */
@@ -436,7 +425,7 @@ HTEST(random_stress_against_shadow)
 
 	seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
 	printf("# seed %" PRIu64 " (HTEST_SEED=%" PRIu64 " to rerun)\n", seed, seed);
-	rng_state = seed;
+	rng.s = seed;
 
 	/* Random usable runs and holes. */
 	setup(SBASE, SN);

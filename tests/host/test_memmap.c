@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "../rand.h"
 #include "../../alloc/memmap.h"
 
 #define U MEMMAP_USABLE
@@ -399,21 +400,9 @@ HTEST(check_catches_broken_maps)
 
 /* ---- randomized ---- */
 
-static uint64_t rng_state;
+static struct rand rng;
 
-static uint64_t rnd(void)
-{
-	/* splitmix64: deterministic for a seed on every host */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return rnd() % n;
-}
+static uint64_t rnd_below(uint64_t n) { return rand_below(&rng, n); }
 
 static uint64_t test_seed(void)
 {
@@ -454,7 +443,7 @@ static uint32_t map_type_at(const struct memmap *mm, uint64_t a)
 
 HTEST(random_maps_match_model)
 {
-	rng_state = test_seed();
+	rng.s = test_seed();
 	for (unsigned iter = 0; iter < 20000; iter++) {
 		struct memmap_range in[24];
 		unsigned n = 1 + (unsigned)rnd_below(N(in));
@@ -572,7 +561,7 @@ HTEST(random_reserve_matches_reference)
 	static const uint32_t rtypes[] = { R, AR, AN, MEMMAP_BAD, MEMMAP_LOW1M, MEMMAP_KERNEL,
 					   MEMMAP_BOOTDATA, MEMMAP_PMM };
 
-	rng_state = test_seed();
+	rng.s = test_seed();
 	for (unsigned iter = 0; iter < 3000; iter++) {
 		/* Sparse maps and ones near MEMMAP_MAX, with touching ranges of mixed types. */
 		static struct memmap_range in[MEMMAP_MAX + 16];

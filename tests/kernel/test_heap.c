@@ -11,7 +11,7 @@
 #include "../../kernel/cmdline.h"
 #include "../../kernel/kbrk.h"
 #include "../../kernel/kheap.h"
-#include "../../kernel/lib/rand.h"
+#include "../rand.h"
 #include "../../kernel/lib/string.h"
 #include "../../kernel/pmm.h"
 #include "../../kernel/printk.h"

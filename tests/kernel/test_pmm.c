@@ -7,7 +7,7 @@
 #include "ktest.h"
 
 #include "../../kernel/arch/x86_64/layout.h"
-#include "../../kernel/lib/rand.h"
+#include "../rand.h"
 #include "../../kernel/lib/string.h"
 #include "../../kernel/pmm.h"
 #include "../../kernel/printk.h"

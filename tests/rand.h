@@ -1,10 +1,10 @@
 /*
- * kernel/lib/rand.h - a small deterministic PRNG (splitmix64) for randomized
+ * tests/rand.h - a small deterministic PRNG (splitmix64) for randomized
  * tests: the same seed gives the same run, so a failure can be replayed with
  * seed=N on the command line.
  */
-#ifndef KLIB_RAND_H
-#define KLIB_RAND_H
+#ifndef TESTS_RAND_H
+#define TESTS_RAND_H
 
 #include <stdint.h>
 
