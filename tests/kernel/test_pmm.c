@@ -258,3 +258,17 @@ KTEST(pmm, death_wrong_order)
 	death_end();
 	pmm_free(pa, 2);
 }
+
+KTEST(pmm, dump_lists_every_order)
+{
+	ktest_output_reset();
+	pmm_dump();
+	const char *out = ktest_output();
+	KEXPECT_STR_CONTAINS(out, "order  0 (   4 KiB):");
+	KEXPECT_STR_CONTAINS(out, "order 10 (   4 MiB):");
+	char want[64];
+	struct buddy_stats st;
+	pmm_stats(&st);
+	snprintf(want, sizeof want, "%lu free", st.free_frames);
+	KEXPECT_STR_CONTAINS(out, want);
+}
