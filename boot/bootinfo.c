@@ -22,9 +22,18 @@ int bootinfo_normalize(struct boot_info *info)
 {
 	int err = memmap_normalize(&info->map, info->raw, info->raw_count, max_phys());
 	int e;
-	/* Real mode leftovers, the BIOS data area and EBDA live here: never hand them out. */
-	if ((e = memmap_reserve(&info->map, 0, 0x100000, MEMMAP_LOW1M)) && !err)
-		err = e;
+	/*
+	 * Real-mode leftovers, the BIOS data area and the EBDA live in the first
+	 * 1 MiB: never hand it out. Only its RAM is marked, so the holes (the VGA
+	 * window, option ROMs) stay holes and the direct map leaves them out.
+	 */
+	for (unsigned i = 0; i < info->map.n && info->map.r[i].base < 0x100000; i++) {
+		struct memmap_range r = info->map.r[i];
+		uint64_t end = r.base + r.len < 0x100000 ? r.base + r.len : 0x100000;
+		if (r.type == MEMMAP_USABLE && (e = memmap_reserve(&info->map, r.base, end - r.base, MEMMAP_LOW1M)) &&
+		    !err)
+			err = e;
+	}
 	if ((e = memmap_reserve(&info->map, info->kernel_phys_start,
 				info->kernel_phys_end - info->kernel_phys_start, MEMMAP_KERNEL)) && !err)
 		err = e;

@@ -13,7 +13,8 @@
 #define BOOTINFO_CMDLINE_MAX   512
 #define BOOTINFO_LOADER_MAX    64
 #define BOOTINFO_MODULES_MAX   8
-#define BOOTINFO_RAWMAP_MAX    MEMMAP_MAX
+/* UEFI firmware hands over ~130 descriptors at 8 GiB: room for twice that. */
+#define BOOTINFO_RAWMAP_MAX    256
 
 struct boot_module {
 	uint64_t start, end;            /* physical, end exclusive */
@@ -23,6 +24,7 @@ struct boot_module {
 struct boot_info {
 	/* The memory map exactly as the loader gave it (for printing and tests). */
 	unsigned raw_count;
+	unsigned raw_dropped;           /* entries the loader had but raw[] could not hold */
 	struct memmap_range raw[BOOTINFO_RAWMAP_MAX];
 	char raw_source[24];            /* "multiboot2 mmap", "multiboot2 EFI mmap", "UEFI" */
 

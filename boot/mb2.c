@@ -116,9 +116,12 @@ static void parse(uint64_t info_pa)
 		const uint8_t *d = (const uint8_t *)(h + 2);
 		const uint8_t *end = (const uint8_t *)efi_mmap + efi_mmap->size;
 		strlcpy(info.raw_source, "multiboot2 EFI mmap", sizeof info.raw_source);
-		for (; desc_size >= 40 && d + desc_size <= end && info.raw_count < BOOTINFO_RAWMAP_MAX;
-		     d += desc_size) {
+		for (; desc_size >= 40 && d + desc_size <= end; d += desc_size) {
 			const struct efi_memory_descriptor *e = (const void *)d;
+			if (info.raw_count == BOOTINFO_RAWMAP_MAX) {
+				info.raw_dropped++;
+				continue;
+			}
 			info.raw[info.raw_count++] = (struct memmap_range){
 				e->physical_start, e->number_of_pages * 4096, efi_memtype_to_memmap(e->type) };
 		}
@@ -128,9 +131,12 @@ static void parse(uint64_t info_pa)
 		const uint8_t *e = (const uint8_t *)(h + 2);
 		const uint8_t *end = (const uint8_t *)mmap + mmap->size;
 		strlcpy(info.raw_source, "multiboot2 mmap", sizeof info.raw_source);
-		for (; entry_size >= 24 && e + entry_size <= end && info.raw_count < BOOTINFO_RAWMAP_MAX;
-		     e += entry_size) {
+		for (; entry_size >= 24 && e + entry_size <= end; e += entry_size) {
 			const uint64_t *q = (const uint64_t *)e;
+			if (info.raw_count == BOOTINFO_RAWMAP_MAX) {
+				info.raw_dropped++;
+				continue;
+			}
 			info.raw[info.raw_count++] = (struct memmap_range){ q[0], q[1],
 									    mb2_type(*(const uint32_t *)(e + 16)) };
 		}

@@ -229,6 +229,7 @@ long_mode_entry:
 
 	.section .boot.rodata, "a"
 	.balign 8
+	.global boot_gdt                         /* shared with entry64.S */
 boot_gdt:
 	.quad 0
 	.quad 0x00af9a000000ffff                 /* 0x08: 64-bit code, ring 0 */
@@ -266,6 +267,7 @@ boot_pd_low:     .skip 4096 * 4
 boot_pt_kernel:  .skip 4096 * 2
 boot_tables_end:
 	.global boot_pml4, boot_pdpt_low
+	.global boot_pdpt_high, boot_pd_high, boot_pd_low, boot_pt_kernel   /* entry64.S builds them too */
 	/* The boot stack; the page below it stays unmapped so an overflow faults. */
 	.global boot_stack_guard, boot_stack_bottom, boot_stack_top
 boot_stack_guard:  .skip 4096

@@ -50,6 +50,8 @@ void *ksbrk(intptr_t delta)
 	if (fail_countdown && --fail_countdown == 0)
 		return (void *)-1;              /* injected (kbrk_fail_nth) */
 	uint64_t new = old + (uint64_t)delta;
+	if ((page_up(new) - page_up(old)) / PAGE_SIZE > pmm_free_frames())
+		return (void *)-1;      /* cannot succeed: fail before mapping anything */
 	for (uint64_t va = page_up(old); va < page_up(new); va += PAGE_SIZE) {
 		uint64_t pa = pmm_alloc_page();
 		int r = pa ? vmm_map(va, pa, 1, VMM_WRITE) : -VMM_ENOMEM;

@@ -32,6 +32,8 @@ void *klarge_map(size_t bytes)
 	uint64_t va = next_va + PAGE_SIZE;              /* the guard page below */
 	if (va + bytes + PAGE_SIZE > LARGE_BASE + LARGE_SIZE)
 		return NULL;
+	if (bytes / PAGE_SIZE > pmm_free_frames())
+		return NULL;            /* cannot succeed: do not map gigabytes only to undo them */
 	for (uint64_t p = va; p < va + bytes; p += PAGE_SIZE) {
 		uint64_t pa = pmm_alloc_page();
 		if (!pa || vmm_map(p, pa, 1, VMM_WRITE)) {

@@ -18,6 +18,7 @@
 #include "pmm.h"
 #include "kheap.h"
 #include "printk.h"
+#include "shell.h"
 #include "vmm.h"
 #include "../tests/kernel/ktest.h"
 
@@ -33,6 +34,9 @@ void kmain(struct boot_info *info)
 
 	if (info->raw_count == 0)
 		panic("boot: the boot loader gave no memory map; cannot manage memory without one");
+	if (info->raw_dropped)
+		printk("warning: the boot loader's memory map had %u more entries than the %d we keep; "
+		       "memory they describe is not used\n", info->raw_dropped, BOOTINFO_RAWMAP_MAX);
 	if (bootinfo_normalize(info))   /* one clean map, whoever booted us */
 		printk("warning: the memory map had more ranges than we keep (%d); some were merged away\n",
 		       MEMMAP_MAX);
@@ -45,5 +49,6 @@ void kmain(struct boot_info *info)
 	ktest_main();                   /* ktest=... runs the suites and ends the run */
 
 	printk("memkern: boot complete (no ktest= on the command line)\n");
+	shell_main(info);               /* the memkern> prompt until halt; shell=off skips it */
 	kernel_exit(EXIT_PASS);
 }

@@ -48,12 +48,10 @@ static int on_known_stack(uint64_t p)
 	return kstack_contains(p);
 }
 
-void backtrace_print(uint64_t rip, uint64_t rbp)
+static void walk_frames(int depth, uint64_t rbp)
 {
 	char sym[96];
-	ksym_format(rip, sym, sizeof sym);
-	printk("backtrace:\n  #0  0x%016lx  %s\n", rip, sym);
-	for (int depth = 1; depth < 24 && rbp && !(rbp & 7) && on_known_stack(rbp); depth++) {
+	for (; depth < 24 && rbp && !(rbp & 7) && on_known_stack(rbp); depth++) {
 		uint64_t ret = ((uint64_t *)rbp)[1];
 		uint64_t next = ((uint64_t *)rbp)[0];
 		if (!ret)
@@ -64,6 +62,37 @@ void backtrace_print(uint64_t rip, uint64_t rbp)
 			break;
 		rbp = next;
 	}
+}
+
+void backtrace_print(uint64_t rip, uint64_t rbp)
+{
+	char sym[96];
+	ksym_format(rip, sym, sizeof sym);
+	printk("backtrace:\n  #0  0x%016lx  %s\n", rip, sym);
+	walk_frames(1, rbp);
+}
+
+/*
+ * From an exception: if RIP is on the first instruction of a function
+ * ("push %rbp") or the second, the function has no frame yet and RBP still
+ * belongs to its caller, whose return address is on the stack: print it too,
+ * or the caller would be missing from the trace.
+ */
+static void backtrace_from_trap(const struct trap_frame *f)
+{
+	char sym[96];
+	uint64_t off = UINT64_MAX;
+	ksym_lookup(f->rip, &off);
+	ksym_format(f->rip, sym, sizeof sym);
+	printk("backtrace:\n  #0  0x%016lx  %s\n", f->rip, sym);
+	int depth = 1;
+	uint64_t slot = off == 0 ? f->rsp : off == 1 ? f->rsp + 8 : 0;
+	if (slot && on_known_stack(slot & ~7UL)) {
+		uint64_t ret = *(uint64_t *)slot;
+		ksym_format(ret, sym, sizeof sym);
+		printk("  #%-2d 0x%016lx  %s\n", depth++, ret, sym);
+	}
+	walk_frames(depth, f->rbp);
 }
 
 __attribute__((weak)) void pf_explain(uint64_t cr2, uint64_t error)
@@ -100,7 +129,7 @@ void trap_report(const struct trap_frame *f)
 	printk("R9 =%016lx R10=%016lx R11=%016lx R12=%016lx\n", f->r9, f->r10, f->r11, f->r12);
 	printk("R13=%016lx R14=%016lx R15=%016lx\n", f->r13, f->r14, f->r15);
 	printk("CR0=%016lx CR3=%016lx CR4=%016lx\n", read_cr0(), read_cr3(), read_cr4());
-	backtrace_print(f->rip, f->rbp);
+	backtrace_from_trap(f);
 	if (f->vector == VEC_DF)
 		printk("note: a double fault here usually means a kernel stack overflowed into its guard page\n");
 }

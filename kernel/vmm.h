@@ -40,10 +40,13 @@ int vmm_map_large(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags);
  * Unmaps npages pages at va, every one of which must be mapped (4 KiB pages,
  * or parts of large pages, which are split). Frees page tables that become
  * empty and invalidates the TLB. Does not free the frames that were mapped.
- * Returns 0 or -VMM_E*; on error nothing changed.
+ * Returns 0 or -VMM_E*; on error no translation changed (though a large page
+ * at one edge may have been split before a second split ran out of frames:
+ * the same mappings, one more table, freed when it empties).
  */
 int vmm_unmap(uint64_t va, uint64_t npages);
-/* Sets new rights on npages mapped pages (splitting large pages). 0 or -VMM_E*. */
+/* Sets new rights on npages mapped pages (splitting large pages). 0 or
+ * -VMM_E*, with the same guarantee on error as vmm_unmap. */
 int vmm_protect(uint64_t va, uint64_t npages, unsigned flags);
 
 struct vmm_translation {

@@ -309,16 +309,22 @@ static int run_one(const struct ktest *t, int number)
 	return 0;
 }
 
-void ktest_main(void)
+/*
+ * Runs what spec selects (ktest= syntax) with the given seed, in the
+ * machine's current state: KTAP out, the closing "N passed, N failed" line,
+ * and the number of failures back. Boot-time runs (ktest_main) and the
+ * shell's `test` command both come here; it may run any number of times.
+ */
+int ktest_run_pattern(const char *spec, uint64_t run_seed)
 {
-	char spec[256];
-	if (!cmdline_get("ktest", spec, sizeof spec))
-		return;
+	npatterns = 0;
+	memset(pattern_used, 0, sizeof pattern_used);
+	passed = failed = skipped = 0;
 	parse_patterns(spec);
-	if (!cmdline_get_u64("seed", &seed))
-		seed = rdtsc() & 0xffffffff;
+	seed = run_seed;
+	if (ncounters == 0)
+		ktest_register_counters();
 	printk_set_hook(capture_hook);
-	ktest_register_counters();
 
 	/* Suites in order of first appearance; count the selected ones. */
 	const struct ktest *suites[64];
@@ -332,7 +338,7 @@ void ktest_main(void)
 				break;
 		if (s == nsuites) {
 			if (nsuites == 64)
-				panic("ktest_main: more than 64 suites");
+				panic("ktest_run_pattern: more than 64 suites");
 			suites[nsuites++] = t;
 		}
 	}
@@ -376,5 +382,17 @@ void ktest_main(void)
 		printk("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	else
 		printk("%d passed, %d failed\n", passed, failed);
-	kernel_exit(failed ? EXIT_FAIL : EXIT_PASS);
+	return failed;
+}
+
+void ktest_main(void)
+{
+	char spec[256];
+	uint64_t run_seed;
+	if (!cmdline_get("ktest", spec, sizeof spec))
+		return;
+	if (!cmdline_get_u64("seed", &run_seed))
+		run_seed = rdtsc() & 0xffffffff;
+	int nfailed = ktest_run_pattern(spec, run_seed);
+	kernel_exit(nfailed ? EXIT_FAIL : EXIT_PASS);
 }

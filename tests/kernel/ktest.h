@@ -110,6 +110,8 @@ void ktest_expect_missed(void);         /* the block ran to its end: records a f
 
 /* Runs what ktest= selects and ends the QEMU run. Returns if there is no ktest=. */
 void ktest_main(void);
+/* The same for the shell's `test`: runs spec with seed, returns the failures, never exits. */
+int ktest_run_pattern(const char *spec, uint64_t seed);
 bool ktest_running(void);
 void ktest_fault_hook(const struct trap_frame *f);          /* returns if not expected */
 __attribute__((noreturn)) void ktest_unexpected_fault(const struct trap_frame *f);

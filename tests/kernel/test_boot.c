@@ -76,8 +76,10 @@ KTEST(boot, cmdline_parse)
 	KEXPECT(!parse_u64("0x", &v));
 	KEXPECT(!parse_u64("99999999999G", &v));
 	char buf[32];
-	KEXPECT(cmdline_get("ktest", buf, sizeof buf));
 	KEXPECT(!cmdline_get("no.such.key", buf, sizeof buf));
+	if (!cmdline_get("ktest", buf, sizeof buf))
+		ktest_skip("the rest needs ktest= on the command line (run from the prompt?)");
+	KEXPECT(buf[0] != 0);
 }
 
 KTEST(boot, symbols)

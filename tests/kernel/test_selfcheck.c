@@ -1,7 +1,9 @@
 /*
  * tests/kernel/test_selfcheck.c - suite "selfcheck": tests that go wrong on
  * purpose, so the host can prove tools/qemu-test gives the right verdict for
- * each way a run can end. ktest=all leaves them out; name them to run them.
+ * each way a run can end (a failed check, a panic, a triple fault, a hang, an
+ * unexpected fault, the pass code without a closing line). ktest=all leaves
+ * them out; name them to run them.
  */
 #include "ktest.h"
 
@@ -34,4 +36,10 @@ KTEST_F(selfcheck, hang, KTEST_EXPLICIT)
 KTEST_F(selfcheck, unexpected_fault, KTEST_EXPLICIT)
 {
 	(void)*(volatile uint64_t *)0x0000100000000000UL;
+}
+
+KTEST_F(selfcheck, silent_pass, KTEST_EXPLICIT)
+{
+	/* The pass code with no closing line: the runner must not call this a pass. */
+	kernel_exit(EXIT_PASS);
 }

@@ -107,7 +107,7 @@ static void split_case(uint64_t page, int level)
 
 KTEST(vmm, split_2m_page)
 {
-	split_case(PAGE_2M, vmm_large_pages_1g() ? 2 : 2);
+	split_case(PAGE_2M, 2);
 }
 
 KTEST(vmm, split_1g_page)

@@ -1,7 +1,7 @@
 /*
  * kernel/arch/x86_64/layout.h - the virtual memory map, written down once.
- * Included by assembly, the linker script (through the Makefile's -D flags
- * mirror of KERNEL_VMA) and C. docs/paging.md draws the same table.
+ * Included by assembly and C; linker.ld repeats KERNEL_VMA and KERNEL_PHYS
+ * (keep them equal). docs/paging.md draws the same table.
  *
  *   0x0000000000000000  nothing: page 0 and all low addresses unmapped after vmm_init
  *   0xffff800000000000  direct map of all physical memory (RW, NX, large pages), 32 TiB
