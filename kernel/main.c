@@ -9,6 +9,7 @@
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
+#include "arch/x86_64/pic.h"
 #include "arch/x86_64/serial.h"
 #include "arch/x86_64/trap.h"
 #include "arch/x86_64/tsc.h"
@@ -28,6 +29,7 @@ void kmain(struct boot_info *info)
 	printk("\nmemkern: booted by %s\n", info->loader[0] ? info->loader : "an unnamed loader");
 	gdt_init();                     /* our GDT, and a TSS whose IST stacks catch double faults */
 	idt_init();                     /* every exception now gets a readable report */
+	pic_init();                     /* IRQs off the exception vectors, all masked */
 	cmdline_init(info->cmdline);    /* ktest=, seed=, heap.debug= ... */
 	printk("command line: \"%s\"\n", cmdline_raw());
 	printk("kernel image: physical 0x%lx-0x%lx\n", info->kernel_phys_start, info->kernel_phys_end);

@@ -6,6 +6,7 @@
  */
 #include "shell.h"
 
+
 #include "cmdline.h"
 #include "kheap.h"
 #include "lib/string.h"
@@ -14,6 +15,7 @@
 #include "printk.h"
 #include "vmm.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/serial.h"
 #include "../tests/kernel/ktest.h"
 
 #define PROMPT "memkern> "
@@ -173,6 +175,7 @@ void shell_main(const struct boot_info *info)
 	if (cmdline_get("shell", mode, sizeof mode) && strcmp(mode, "off") == 0)
 		return;
 	bootinfo = info;
+	serial_enable_rx_irq();         /* wait for keys in hlt, not in a busy loop */
 	printk("memkern: the prompt is ready on the serial console: type help for the commands, halt to leave QEMU\n");
 	for (;;) {
 		char line[SHELL_LINE_MAX];

@@ -10,6 +10,7 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/gdt.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/pic.h"
 #include "arch/x86_64/trap.h"
 #include "ksyms.h"
 #include "panic.h"
@@ -136,6 +137,10 @@ void trap_report(const struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
+	if (f->vector >= 32) {          /* an interrupt, not an exception */
+		pic_interrupt(f->vector);
+		return;
+	}
 	/* An expected fault resumes the test at its recovery point: no return. */
 	ktest_fault_hook(f);
 

@@ -60,6 +60,12 @@ static inline uint64_t rdtsc(void)
 }
 
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+/*
+ * Sleeps until an interrupt arrives, then returns with interrupts off again.
+ * sti takes effect only after the next instruction, so no interrupt can slip
+ * in between the caller's last check and the hlt and be lost.
+ */
+static inline void cpu_wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline void pause(void) { __asm__ volatile("pause"); }
 

@@ -1,7 +1,7 @@
 /*
- * kernel/arch/x86_64/idt.c - the Interrupt Descriptor Table: one interrupt
- * gate per exception vector 0..31, all pointing at the stubs in isr.S.
- * memkern never enables interrupts, so there are no IRQ vectors.
+ * kernel/arch/x86_64/idt.c - the Interrupt Descriptor Table: all 256 vectors
+ * are interrupt gates into isr.S: 0..31 the exceptions, 32..47 the PIC's
+ * IRQs (only COM1's is ever unmasked), the rest one "spurious" stub.
  */
 #include "cpu.h"
 #include "gdt.h"
@@ -18,13 +18,14 @@ struct __attribute__((packed)) idt_gate {
 };
 _Static_assert(sizeof(struct idt_gate) == 16, "IDT gate layout");
 
-extern const uint64_t isr_table[32];
-static struct idt_gate idt[32];
+extern const uint64_t isr_table[48];
+extern const char isr_spurious[];
+static struct idt_gate idt[256];
 
 void idt_init(void)
 {
-	for (int v = 0; v < 32; v++) {
-		uint64_t h = isr_table[v];
+	for (int v = 0; v < 256; v++) {
+		uint64_t h = v < 48 ? isr_table[v] : (uint64_t)isr_spurious;
 		idt[v] = (struct idt_gate){
 			.offset_lo = h & 0xffff,
 			.selector = GDT_KERNEL_CODE,

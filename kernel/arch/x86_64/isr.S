@@ -3,7 +3,9 @@
  * Each stub makes the stack look the same (a dummy error code where the CPU
  * pushes none, then the vector number), saves every general register, and
  * calls trap_dispatch(struct trap_frame *). The layout pushed here is
- * struct trap_frame in trap.h: keep the two in step.
+ * struct trap_frame in trap.h: keep the two in step. Vectors 32..255 are
+ * interrupts (memkern takes only COM1's, while the prompt waits for a key);
+ * they share one path, with the vector number pushed the same way.
  */
 	.text
 	.code64
@@ -54,6 +56,17 @@ ISR_NOERR 28
 ISR_ERR   29
 ISR_ERR   30
 ISR_NOERR 31
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+ISR_NOERR \n
+.endr
+/* Vectors 48..255 share one stub: nothing should arrive there (memkern
+ * programs nothing to use them); if firmware left a source armed, it is
+ * counted as "vector 255" and ignored. */
+	.global isr_spurious
+isr_spurious:
+	pushq $0
+	pushq $255
+	jmp isr_common
 
 isr_common:
 	pushq %rax
@@ -97,6 +110,6 @@ isr_common:
 	.balign 8
 	.global isr_table
 isr_table:
-	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
 	.quad isr\n
 	.endr

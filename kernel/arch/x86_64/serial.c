@@ -5,7 +5,10 @@
  */
 #include "serial.h"
 
+#include <stdbool.h>
+
 #include "cpu.h"
+#include "pic.h"
 
 #define COM1 0x3f8
 #define REG_DATA 0
@@ -16,6 +19,8 @@
 #define REG_LSR  5
 #define LSR_DATA_READY  0x01
 #define LSR_THR_EMPTY   0x20
+
+static bool rx_irq_on;
 
 void serial_init(void)
 {
@@ -45,7 +50,17 @@ void serial_write(const char *s, unsigned long n)
 
 int serial_getc(void)
 {
+	/* Sleep until COM1 raises its interrupt (set up by serial_enable_rx_irq),
+	 * instead of spinning: an idle prompt costs the host no CPU. */
 	while (!(inb(COM1 + REG_LSR) & LSR_DATA_READY))
-		pause();
+		rx_irq_on ? cpu_wait_for_interrupt() : pause();
 	return inb(COM1 + REG_DATA);
+}
+
+void serial_enable_rx_irq(void)
+{
+	outb(COM1 + REG_IER, 0x01);        /* "received data available" */
+	outb(COM1 + REG_MCR, 0x0b);        /* DTR, RTS, and OUT2, which gates the IRQ line */
+	pic_unmask(IRQ_COM1);
+	rx_irq_on = true;
 }
