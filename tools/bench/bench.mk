@@ -1,5 +1,6 @@
 # tools/bench/bench.mk - `make bench`: the heap core against glibc, jemalloc,
-# tcmalloc and mimalloc (see tools/bench/bench.c and docs/performance.md).
+# tcmalloc and mimalloc (see tools/bench/bench.c, whose parts bench.h lists,
+# and docs/performance.md).
 # Included by the top Makefile, which defines BUILD and HOSTCC.
 #
 #   make bench                 install the bench packages, build, run (a few minutes), print the table
@@ -11,6 +12,9 @@ BENCH_DIR    := $(BUILD)/bench
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -fno-omit-frame-pointer
 BENCH_ARGS   ?=
 BENCH_QUICK  ?=
+# The driver and its parts (one job each: see tools/bench/bench.h).
+BENCH_SRC    := $(addprefix tools/bench/,bench.c allocators.c memkern.c workload.c child.c measure.c \
+	callgrind.c report.c)
 # The heap core as the kernel links it, plus the host glue (asserts, %p names).
 BENCH_CORE   := $(wildcard alloc/heap*.c) tests/host/host_glue.c
 # Rows for heap debug levels 1 and 2 when struct heap_env has a `debug` field.
@@ -22,10 +26,10 @@ BENCH_DEBUG_FLAG := $(shell $(HOSTCC) -std=gnu11 -fsyntax-only tools/bench/debug
 bench-deps:
 	@tools/install-deps --bench
 
-$(BENCH_DIR)/bench: tools/bench/bench.c tools/bench/workloads.h $(BENCH_CORE) $(wildcard alloc/*.h) \
-		tools/bench/bench.mk
+$(BENCH_DIR)/bench: $(BENCH_SRC) tools/bench/bench.h tools/bench/workloads.h $(BENCH_CORE) \
+		$(wildcard alloc/*.h) tools/bench/bench.mk
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(BENCH_CFLAGS) $(BENCH_DEBUG_FLAG) tools/bench/bench.c $(BENCH_CORE) -o $@ -ldl
+	$(HOSTCC) $(BENCH_CFLAGS) $(BENCH_DEBUG_FLAG) $(BENCH_SRC) $(BENCH_CORE) -o $@ -ldl
 
 $(BENCH_DIR)/trace-record.so: tools/bench/trace-record.c
 	@mkdir -p $(dir $@)

@@ -1,6 +1,6 @@
 /*
  * tools/bench/workloads.h - the benchmark workloads, written once and
- * compiled twice: by the host harness (tools/bench/bench.c, against glibc,
+ * compiled twice: by the host harness (tools/bench/child.c, against glibc,
  * jemalloc, tcmalloc, mimalloc and the memkern core) and by the in-kernel
  * suite (tests/kernel/test_bench.c, against kmalloc). Freestanding: no libc,
  * no floating point (the kernel builds with -mno-sse).
