@@ -18,32 +18,40 @@ static uint64_t max_phys(void)
 	return 1ULL << (a & 0xff);
 }
 
-int bootinfo_normalize(struct boot_info *info)
+/* Lays one kernel reservation over the map; a full map must not go unnoticed. */
+static void reserve(struct boot_info *info, uint64_t base, uint64_t len, uint32_t type, int *failed)
+{
+	if (len && memmap_reserve(&info->map, base, len, type))
+		(*failed)++;
+}
+
+int bootinfo_normalize(struct boot_info *info, int *reserve_failures)
 {
 	int err = memmap_normalize(&info->map, info->raw, info->raw_count, max_phys());
-	int e;
+	*reserve_failures = 0;
+
 	/*
 	 * Real-mode leftovers, the BIOS data area and the EBDA live in the first
 	 * 1 MiB: never hand it out. Only its RAM is marked, so the holes (the VGA
 	 * window, option ROMs) stay holes and the direct map leaves them out.
+	 * The usable ranges are collected first: reserving changes the map.
 	 */
-	for (unsigned i = 0; i < info->map.n && info->map.r[i].base < 0x100000; i++) {
-		struct memmap_range r = info->map.r[i];
-		uint64_t end = r.base + r.len < 0x100000 ? r.base + r.len : 0x100000;
-		if (r.type == MEMMAP_USABLE && (e = memmap_reserve(&info->map, r.base, end - r.base, MEMMAP_LOW1M)) &&
-		    !err)
-			err = e;
+	struct memmap_range low[8];
+	unsigned nlow = 0;
+	for (unsigned i = 0; i < info->map.n && info->map.r[i].base < 0x100000 && nlow < 8; i++)
+		if (info->map.r[i].type == MEMMAP_USABLE)
+			low[nlow++] = info->map.r[i];
+	for (unsigned i = 0; i < nlow; i++) {
+		uint64_t end = low[i].base + low[i].len < 0x100000 ? low[i].base + low[i].len : 0x100000;
+		reserve(info, low[i].base, end - low[i].base, MEMMAP_LOW1M, reserve_failures);
 	}
-	if ((e = memmap_reserve(&info->map, info->kernel_phys_start,
-				info->kernel_phys_end - info->kernel_phys_start, MEMMAP_KERNEL)) && !err)
-		err = e;
+	reserve(info, info->kernel_phys_start, info->kernel_phys_end - info->kernel_phys_start, MEMMAP_KERNEL,
+		reserve_failures);
 	for (unsigned i = 0; i < info->module_count; i++)
-		if ((e = memmap_reserve(&info->map, info->modules[i].start,
-					info->modules[i].end - info->modules[i].start, MEMMAP_BOOTDATA)) && !err)
-			err = e;
+		reserve(info, info->modules[i].start, info->modules[i].end - info->modules[i].start, MEMMAP_BOOTDATA,
+			reserve_failures);
 	if (info->bootdata_end > info->bootdata_start)
-		if ((e = memmap_reserve(&info->map, info->bootdata_start,
-					info->bootdata_end - info->bootdata_start, MEMMAP_BOOTDATA)) && !err)
-			err = e;
+		reserve(info, info->bootdata_start, info->bootdata_end - info->bootdata_start, MEMMAP_BOOTDATA,
+			reserve_failures);
 	return err;
 }

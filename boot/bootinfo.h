@@ -47,8 +47,11 @@ struct boot_info {
 /*
  * Builds info->map from info->raw plus the kernel's own reservations (first
  * 1 MiB, kernel image, modules, boot data). Shared by every boot path.
- * Returns 0, or a negative memmap error (the map is still usable).
+ * Returns 0, or MEMMAP_E_FULL when the firmware map needed more than
+ * MEMMAP_MAX ranges (the map then ends early: what is above is not used).
+ * *reserve_failures counts reservations that did not fit: the caller must
+ * not hand out memory then, since the kernel's own frames may look free.
  */
-int bootinfo_normalize(struct boot_info *info);
+int bootinfo_normalize(struct boot_info *info, int *reserve_failures);
 
 #endif

@@ -39,9 +39,13 @@ void kmain(struct boot_info *info)
 	if (info->raw_dropped)
 		printk("warning: the boot loader's memory map had %u more entries than the %d we keep; "
 		       "memory they describe is not used\n", info->raw_dropped, BOOTINFO_RAWMAP_MAX);
-	if (bootinfo_normalize(info))   /* one clean map, whoever booted us */
-		printk("warning: the memory map had more ranges than we keep (%d); some were merged away\n",
-		       MEMMAP_MAX);
+	int reserve_failures;
+	if (bootinfo_normalize(info, &reserve_failures))   /* one clean map, whoever booted us */
+		printk("warning: the memory map needs more than %d ranges; %u were left out, and the memory "
+		       "they describe is not used\n", MEMMAP_MAX, info->map.n_lost);
+	if (reserve_failures)
+		panic("boot: the memory map is full: %d of the kernel's own reservations (kernel image, low 1 MiB, "
+		      "boot data) did not fit, so its frames could be handed out", reserve_failures);
 	bootlog_memmap(info);
 	tsc_calibrate();                /* so boot steps can say how long they took */
 	pmm_init(info);                 /* physical frames: the buddy allocator over the map */

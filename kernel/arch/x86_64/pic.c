@@ -17,6 +17,12 @@
 
 static uint64_t counts[PIC_IRQS + 1];     /* the last slot counts spurious vectors */
 
+static uint8_t in_service(uint16_t cmd_port)
+{
+	outb(cmd_port, 0x0b);                   /* OCW3: read the in-service register */
+	return inb(cmd_port);
+}
+
 void pic_init(void)
 {
 	/* ICW1..ICW4: edge triggered, cascaded, vectors 32..47, 8086 mode. */
@@ -47,6 +53,14 @@ void pic_interrupt(uint64_t vector)
 		return;
 	}
 	unsigned irq = (unsigned)(vector - PIC_VECTOR_BASE);
+	/* IRQ 7 and 15 also arrive spuriously (a request that went away): then the
+	 * in-service bit is clear and that PIC must not get an EOI. */
+	if ((irq & 7) == 7 && !(in_service(irq < 8 ? PIC1_CMD : PIC2_CMD) & 0x80)) {
+		counts[PIC_IRQS]++;
+		if (irq == 15)
+			outb(PIC1_CMD, PIC_EOI);        /* the master did see the cascade */
+		return;
+	}
 	counts[irq]++;
 	if (irq >= 8)
 		outb(PIC2_CMD, PIC_EOI);
