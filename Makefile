@@ -112,7 +112,8 @@ run-uefi: deps all
 	tools/qemu-test --interactive --boot uefi --mem $(MEM) -- $(CMDLINE)
 
 # Host tests: the alloc/ cores under AddressSanitizer and UBSan.
-$(BUILD)/host/test_%: tests/host/test_%.c $(HOST_LIB) $(wildcard alloc/*.h) tests/host/check.h
+$(BUILD)/host/test_%: tests/host/test_%.c $(HOST_LIB) $(wildcard alloc/*.h) tests/host/check.h \
+		$(wildcard tests/host/heap_host_env.*)
 	@mkdir -p $(dir $@)
 	$(say) HOSTCC $@
 	$(Q)$(HOSTCC) $(HOSTCFLAGS) $< $(HOST_LIB) -o $@

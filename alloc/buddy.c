@@ -205,10 +205,34 @@ uint64_t buddy_alloc(struct buddy *b, unsigned order)
 	}
 	b->frames[i].state = BUDDY_ALLOC_HEAD;
 	b->frames[i].order = (uint8_t)order;
+	b->frames[i].owner = 0;
 	for (uint64_t j = 1; j < ORDER_FRAMES(order); j++)
 		b->frames[i + j].state = BUDDY_ALLOC_TAIL;
 	b->free_frames -= ORDER_FRAMES(order);
 	return index_pa(b, i);
+}
+
+int buddy_set_owner(struct buddy *b, uint64_t pa, uint8_t owner)
+{
+	uint64_t i;
+
+	if (!pa_index(b, pa, &i))
+		return BUDDY_E_OUTSIDE;
+	if (b->frames[i].state != BUDDY_ALLOC_HEAD || (pa & (BUDDY_PAGE_SIZE - 1)))
+		return BUDDY_E_NOT_HEAD;
+	b->frames[i].owner = owner;
+	return 0;
+}
+
+uint8_t buddy_owner(const struct buddy *b, uint64_t pa)
+{
+	uint64_t i, head;
+
+	if (!pa_index(b, pa, &i) || b->frames[i].state == BUDDY_RESERVED || frame_is_free(&b->frames[i]))
+		return 0;
+	if (!find_head(b, i, &head))
+		return 0;
+	return b->frames[head].owner;
 }
 
 const char *buddy_strerror(int err)

@@ -55,6 +55,7 @@ struct buddy_frame {
 	uint32_t next, prev;  /* free list links (free heads only), BUDDY_NONE at the ends */
 	uint8_t state;        /* enum buddy_state */
 	uint8_t order;        /* block order (heads only) */
+	uint8_t owner;        /* allocated heads only: who holds it (buddy_set_owner); 0 = anyone */
 };
 _Static_assert(sizeof(struct buddy_frame) == 12, "struct buddy_frame grew: metadata is 0.3% of RAM");
 
@@ -120,6 +121,17 @@ uint64_t buddy_alloc(struct buddy *b, unsigned order);
  * MISALIGNED, RESERVED, DOUBLE_FREE, NOT_HEAD, WRONG_ORDER.
  */
 int buddy_free(struct buddy *b, uint64_t pa, unsigned order);
+
+/*
+ * Tags the allocated block whose first frame is pa with an owner (any
+ * nonzero value the environment gives a meaning: the kernel marks the heap's
+ * frames, so that freeing one as a page is caught). buddy_alloc clears it.
+ * Returns 0, or BUDDY_E_OUTSIDE / BUDDY_E_NOT_HEAD if pa is not the first
+ * frame of an allocated block (nothing changes then).
+ */
+int buddy_set_owner(struct buddy *b, uint64_t pa, uint8_t owner);
+/* The owner of the allocated block holding pa; 0 if untagged, free, reserved or outside. */
+uint8_t buddy_owner(const struct buddy *b, uint64_t pa);
 
 /* A short description of an enum buddy_error ("double free", ...); never NULL. */
 const char *buddy_strerror(int err);

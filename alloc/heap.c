@@ -11,7 +11,16 @@
  * a block in the request's own list that would have fit can be passed over
  * for a bigger one. The block found is split, so the rounding wastes nothing.
  *
- * heap_check, heap_walk and heap_get_stats live in heap_check.c.
+ * This file is the core: it hands out and takes back whole blocks and knows
+ * nothing of what callers asked for; only heap_malloc and heap_free, at its
+ * end, are entry points. The others and the misuse reports are in
+ * heap_api.c, the debug levels (canaries, records
+ * of who allocated, the quarantine) in heap_debug.c, and heap_check,
+ * heap_walk, heap_leaks and heap_get_stats in heap_check.c. At debug levels
+ * the core keeps one promise for heap_debug.c: the body of every free block
+ * is poison (HEAP_POISON_BYTE), apart from its header, links and foot and
+ * the stale headers (with their debug records) that merging leaves inside,
+ * and it verifies that poison for the bytes it hands out again.
  */
 #include "heap_impl.h"
 
@@ -101,12 +110,6 @@ static void note_used(struct heap *h, size_t bytes, size_t blocks)
 		h->peak_in_use = now;
 }
 
-static void report(struct heap *h, int kind, uintptr_t addr, const char *line)
-{
-	if (h->env.report)
-		h->env.report(h->env.ctx, kind, addr, line);
-}
-
 /* ----- the break ----- */
 
 /* The free block just below the break, or 0 if the last block is used. */
@@ -141,11 +144,14 @@ static bool grow(struct heap *h, size_t need)
 	/* The old epilogue's word becomes the new block's header. */
 	blk_t b = heap_epilogue(h);
 	bool prev_free = blk_prev_is_free(b);
+	blk_t prev = prev_free ? blk_prev_phys(b) : 0;
 	size_t size = delta;
 	h->brk += delta;
+	/* Fresh pages, and the old epilogue and foot if they end up inside a free block. */
+	if (ALLOC_UNLIKELY(h->debug))
+		poison_range(prev_free ? b - 8 : b + 8, heap_epilogue(h));
 	blk_write(h, heap_epilogue(h), 0, HEAP_BLK_PREV_FREE);
 	if (prev_free) {
-		blk_t prev = blk_prev_phys(b);
 		list_remove(h, prev);
 		size += blk_size(prev);
 		b = prev;
@@ -192,6 +198,8 @@ static size_t trim_top(struct heap *h)
 		/* t's predecessor is used (t was free), so PREV_FREE stays clear. */
 		blk_write(h, t, 0, 0);
 	} else {
+		if (ALLOC_UNLIKELY(h->debug))
+			heap_dbg_heal_cut(h, t + 24, heap_epilogue(h));
 		blk_write(h, t, heap_epilogue(h) - t, HEAP_BLK_FREE);
 		blk_set_foot(t);
 		blk_write(h, heap_epilogue(h), 0, HEAP_BLK_PREV_FREE);
@@ -202,45 +210,72 @@ static size_t trim_top(struct heap *h)
 
 /* ----- carving and merging brk blocks ----- */
 
-/* Whole block bytes for a request of n bytes; n <= PTRDIFF_MAX so no wrap. */
-static size_t block_size_for(size_t n)
+/*
+ * Debug levels: a free header just written at r, inside free memory, may
+ * have landed on the prev link of a stale header at r + 16 (see poison_scan
+ * in heap_debug.c) and cut its two link words at r + 24 and r + 32 off
+ * from it. Poison them again, but never r's own foot, nor a stale header
+ * that sits at r + 32 itself.
+ */
+static void poison_cut(const struct heap *h, blk_t r, size_t size)
 {
-	size_t s = (n + HEAP_OVERHEAD + HEAP_ALIGN - 1) & ~(size_t)(HEAP_ALIGN - 1);
-	return s < HEAP_MIN_BLOCK ? HEAP_MIN_BLOCK : s;
+	if (size > 32)
+		set_word_at(r + 24, POISON64);
+	if (size > 40 && !(word_tag_ok(h, r + 32, word_at(r + 32)) && word_is_free(word_at(r + 32))))
+		set_word_at(r + 32, POISON64);
 }
 
 /*
  * Turns free block b (already off its list; its predecessor is used, as for
- * every free block) into a used block of `size` bytes whose payload is
- * aligned to align. A leading gap becomes a free block of its own and so
- * does a trailing remainder of at least a minimum block. b must hold
- * size + align + HEAP_MIN_BLOCK bytes when align > HEAP_ALIGN, else size.
+ * every free block) into a used block of `size` bytes whose payload + off
+ * is aligned to align (off is a multiple of 16: room the debug levels keep
+ * before the caller's pointer). A leading gap becomes a free block of its
+ * own and so does a trailing remainder of at least a minimum block. b must
+ * hold size + align + HEAP_MIN_BLOCK bytes when align > HEAP_ALIGN, else size.
+ * Compiled twice (alloc_block, alloc_block_debug), with debug constant, so
+ * that level 0 pays nothing for the poison checks.
  */
-static void *take(struct heap *h, blk_t b, size_t size, size_t align)
+static inline __attribute__((always_inline)) void *take(struct heap *h, blk_t b, size_t size,
+							 size_t align, size_t off, const bool debug)
 {
-	if (align > HEAP_ALIGN) {
-		uintptr_t p = blk_payload(b);
+	size_t total = blk_size(b);
+
+	if (ALLOC_UNLIKELY(align > HEAP_ALIGN)) {
+		uintptr_t p = blk_payload(b) + off;
 		size_t gap = ((p + align - 1) & ~(uintptr_t)(align - 1)) - p;
 		if (gap && gap < HEAP_MIN_BLOCK)
 			gap += align;
+		ALLOC_ASSERT(total >= gap + size && "take: block too small for the alignment");
+		/*
+		 * What is handed out must still be poison, or someone wrote to
+		 * freed memory. Scanned from b's start, before any header is
+		 * written: the stale headers inside are recognised only in order.
+		 */
+		if (debug)
+			heap_dbg_verify_free(h, b, b + 24, total - gap - size >= HEAP_MIN_BLOCK ? b + gap + size
+												: b + total - 8);
 		if (gap) {
-			size_t total = blk_size(b);
-			ALLOC_ASSERT(total >= gap + size && "take: block too small for the alignment");
 			blk_write(h, b, gap, HEAP_BLK_FREE);
 			blk_set_foot(b);
 			list_insert(h, b);
+			if (debug)
+				heap_dbg_heal_cut(h, b + 24, b + gap);
 			b += gap;
-			blk_write(h, b, total - gap, HEAP_BLK_FREE | HEAP_BLK_PREV_FREE);
+			total -= gap;
+			blk_write(h, b, total, HEAP_BLK_FREE | HEAP_BLK_PREV_FREE);
 		}
+	} else if (debug) {
+		heap_dbg_verify_free(h, b, b + 24, total - size >= HEAP_MIN_BLOCK ? b + size : b + total - 8);
 	}
 
-	size_t total = blk_size(b);
 	uint64_t prev_flag = word_at(b) & HEAP_BLK_PREV_FREE;
 	ALLOC_ASSERT(total >= size && "take: block too small");
 	if (total - size >= HEAP_MIN_BLOCK) {
 		/* b was free, so the block after it already has PREV_FREE set. */
 		blk_t rest = b + size;
 		blk_write(h, rest, total - size, HEAP_BLK_FREE);
+		if (debug)
+			poison_cut(h, rest, total - size);
 		blk_set_foot(rest);
 		list_insert(h, rest);
 		total = size;
@@ -253,11 +288,12 @@ static void *take(struct heap *h, blk_t b, size_t size, size_t align)
 }
 
 /*
- * A used block of `size` whole bytes aligned to align from the free lists,
- * else from the top of the break, else from a grown break. NULL with nothing
- * changed when the break cannot grow.
+ * A used block of `size` whole bytes (payload + off aligned to align) from
+ * the free lists, else from the top of the break, else from a grown break.
+ * NULL with nothing changed when the break cannot grow.
  */
-static void *alloc_block(struct heap *h, size_t size, size_t align)
+static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h, size_t size, size_t align,
+								   size_t off, const bool debug)
 {
 	size_t need = size;
 
@@ -279,12 +315,25 @@ static void *alloc_block(struct heap *h, size_t size, size_t align)
 		ALLOC_ASSERT(b && blk_size(b) >= need && "alloc_block: grow gave too little");
 	}
 	list_remove(h, b);
-	return take(h, b, size, align);
+	return take(h, b, size, align, off, debug);
+}
+
+/* Level 0's copy has no trace of the debug levels; theirs is out of its way. */
+static void *alloc_block(struct heap *h, size_t size, size_t align, size_t off)
+{
+	return alloc_block_as(h, size, align, off, false);
+}
+
+static __attribute__((noinline)) void *alloc_block_debug(struct heap *h, size_t size, size_t align,
+							 size_t off)
+{
+	return alloc_block_as(h, size, align, off, true);
 }
 
 /*
  * Frees used block b: merges it with free neighbours, lists the result and
  * trims the break if it is the top block and has grown past trim_threshold.
+ * At debug levels the caller has poisoned b's body.
  */
 static void free_block(struct heap *h, blk_t b)
 {
@@ -303,6 +352,8 @@ static void free_block(struct heap *h, blk_t b)
 		ALLOC_ASSERT(blk_is_free(prev) && blk_next(prev) == b &&
 			     "free_block: foot word does not name a free neighbour");
 		list_remove(h, prev);
+		if (ALLOC_UNLIKELY(h->debug))
+			set_word_at(b - 8, POISON64);   /* prev's foot is inside the merged block now */
 		size += blk_size(prev);
 		b = prev;
 	}
@@ -319,14 +370,23 @@ static void free_block(struct heap *h, blk_t b)
 		trim_top(h);
 }
 
-/* Cuts used block b down to `size` whole bytes, freeing the tail if it can stand alone. */
-static void shrink_used(struct heap *h, blk_t b, size_t size)
+/*
+ * Cuts used block b down to `size` whole bytes, freeing the tail if it can
+ * stand alone. poison_tail: the tail holds user bytes (not poison already).
+ */
+void heap_core_shrink(struct heap *h, blk_t b, size_t size, bool poison_tail)
 {
 	size_t total = blk_size(b);
 
 	if (total - size < HEAP_MIN_BLOCK)
 		return;
 	blk_write(h, b, size, word_at(b) & HEAP_BLK_PREV_FREE);
+	if (ALLOC_UNLIKELY(h->debug)) {
+		if (poison_tail)
+			poison_range(b + size + 8, b + total);
+		else
+			poison_cut(h, b + size, total - size);
+	}
 	/* Make the tail a used block and free it: that merges and trims it. */
 	blk_write(h, b + size, total - size, 0);
 	h->used_blocks++;
@@ -338,7 +398,7 @@ static void shrink_used(struct heap *h, blk_t b, size_t size)
  * block after it and, when that is the top of the break, growing the break.
  * Returns false with nothing changed when it cannot.
  */
-static bool grow_used(struct heap *h, blk_t b, size_t size)
+bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 {
 	size_t cur = blk_size(b);
 	blk_t next = b + cur;
@@ -353,33 +413,32 @@ static bool grow_used(struct heap *h, blk_t b, size_t size)
 	}
 	ALLOC_ASSERT(blk_is_free(next) && cur + blk_size(next) >= size &&
 		     "grow_used: no room after growing");
-	list_remove(h, next);
 	size_t total = cur + blk_size(next);
+	/* The part of next that b takes must be poison; the rest stays free, untouched. */
+	if (ALLOC_UNLIKELY(h->debug))
+		heap_dbg_verify_free(h, next, next + 24, total - size < HEAP_MIN_BLOCK ? b + total - 8 : b + size);
+	list_remove(h, next);
 	h->in_use_bytes += total - cur;
 	blk_write(h, b, total, word_at(b) & HEAP_BLK_PREV_FREE);
 	blk_set_prev_free(h, b + total, false);
-	shrink_used(h, b, size);
+	heap_core_shrink(h, b, size, false);
 	note_used(h, 0, 0);
 	return true;
 }
 
 /* ----- large blocks: one mapped run each ----- */
 
-static size_t large_usable(const struct heap_large *l)
-{
-	return l->run + l->run_bytes - (uintptr_t)(l + 1);
-}
-
-/* A run holding size bytes aligned to align (>= 16), or NULL. */
-static void *large_alloc(struct heap *h, size_t size, size_t align)
+/* A run holding size bytes after its header, payload + off aligned to align (>= 16); or NULL. */
+static void *large_alloc(struct heap *h, size_t size, size_t align, size_t off)
 {
 	size_t page = h->env.page_size;
 	/*
 	 * The header needs 48 bytes before the payload; a run starts page
 	 * aligned, so rounding run + 48 up to align lands at most
-	 * max(64, align) bytes in.
+	 * max(64, align) bytes in. With off, run + 48 + off is rounded up, at
+	 * most align - 16 bytes further (both are multiples of 16).
 	 */
-	size_t lead = align > 64 ? align : 64;
+	size_t lead = off ? 48 + off + align : align > 64 ? align : 64;
 
 	if (size > PTRDIFF_MAX || lead > PTRDIFF_MAX || size + lead > HEAP_BLK_SIZE_MASK - page)
 		return NULL;
@@ -389,7 +448,7 @@ static void *large_alloc(struct heap *h, size_t size, size_t align)
 		return NULL;
 	uintptr_t r = (uintptr_t)run;
 	ALLOC_ASSERT((r & (page - 1)) == 0 && "large_alloc: map_pages returned an unaligned run");
-	uintptr_t p = (r + sizeof(struct heap_large) + align - 1) & ~(uintptr_t)(align - 1);
+	uintptr_t p = ((r + sizeof(struct heap_large) + off + align - 1) & ~(uintptr_t)(align - 1)) - off;
 	ALLOC_ASSERT(p + size <= r + run_bytes && "large_alloc: payload overruns its run");
 
 	struct heap_large *l = (struct heap_large *)p - 1;
@@ -423,21 +482,15 @@ static void large_free(struct heap *h, struct heap_large *l)
 
 /* ----- telling a live pointer from anything else ----- */
 
-enum ptr_kind { PTR_BAD, PTR_BLOCK, PTR_FREED, PTR_LARGE };
-
-struct ptr_info {
-	blk_t blk;                 /* PTR_BLOCK, PTR_FREED */
-	struct heap_large *large;  /* PTR_LARGE */
-	const char *why;           /* PTR_BAD */
-};
-
 /*
- * Classifies p cheaply and without reading outside the brk region: a pointer
- * outside it is only compared against the large list, never dereferenced.
- * Inside, the header at p - 8 must carry its tag, fit before the break, and
- * agree with its neighbours (next header's PREV_FREE, prev block's foot).
+ * Classifies core payload address p cheaply and without reading outside the
+ * brk region: a pointer outside it is only compared against the large list,
+ * never dereferenced. Inside, the header at p - 8 must carry its tag, fit
+ * before the break, and agree with its neighbours (next header's PREV_FREE,
+ * prev block's foot). A quarantined block (level 2) counts as freed.
  */
-static enum ptr_kind classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
+static inline __attribute__((always_inline)) enum ptr_kind classify_as(const struct heap *h, uintptr_t p,
+									struct ptr_info *pi, const bool debug)
 {
 	if (p & (HEAP_ALIGN - 1)) {
 		pi->why = "misaligned";
@@ -459,9 +512,14 @@ static enum ptr_kind classify(const struct heap *h, uintptr_t p, struct ptr_info
 	size_t size = word_size(w);
 	pi->blk = b;
 	pi->why = "no block header there";
-	if (!word_tag_ok(h, b, w) || (w & (HEAP_BLK_LARGE | HEAP_BLK_SPARE)) ||
-	    size < HEAP_MIN_BLOCK || size > heap_epilogue(h) - b)
-		return PTR_BAD;
+	if (!word_tag_ok(h, b, w) || (w & (HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) ||
+	    size < HEAP_MIN_BLOCK || size > heap_epilogue(h) - b) {
+		/* Level 2: a block waiting in the quarantine was freed already. */
+		bool waits = debug && h->debug >= 2 && word_tag_ok(h, b, w) &&
+			     (w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) == HEAP_BLK_QUARANTINED &&
+			     size >= HEAP_MIN_BLOCK && size <= heap_epilogue(h) - b;
+		return waits ? PTR_FREED : PTR_BAD;
+	}
 	if (word_is_free(w))
 		return PTR_FREED;
 
@@ -481,116 +539,84 @@ static enum ptr_kind classify(const struct heap *h, uintptr_t p, struct ptr_info
 	return PTR_BLOCK;
 }
 
-/* ----- the API ----- */
+static enum ptr_kind classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
+{
+	return classify_as(h, p, pi, false);
+}
+
+/* ----- the same for heap_api.c and heap_debug.c (see heap_impl.h) ----- */
+
+void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off)
+{
+	if (ALLOC_UNLIKELY(h->debug))
+		return alloc_block_debug(h, size, align, off);
+	return alloc_block(h, size, align, off);
+}
+
+void heap_core_free(struct heap *h, blk_t b) { free_block(h, b); }
+
+void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t off)
+{
+	return large_alloc(h, size, align, off);
+}
+
+void heap_core_large_free(struct heap *h, struct heap_large *l) { large_free(h, l); }
+
+enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
+{
+	return classify_as(h, p, pi, true);
+}
+
+size_t heap_core_trim(struct heap *h)
+{
+	return trim_top(h);
+}
+
+/* Lays out the initial break [base, brk) as one free block (poisoned at debug levels). */
+void heap_core_setup(struct heap *h)
+{
+	set_word_at(h->base, 0);
+	blk_t first = heap_first_blk(h);
+	if (ALLOC_UNLIKELY(h->debug))
+		poison_range(first + 8, heap_epilogue(h));
+	blk_write(h, first, heap_epilogue(h) - first, HEAP_BLK_FREE);
+	blk_set_foot(first);
+	blk_write(h, heap_epilogue(h), 0, HEAP_BLK_PREV_FREE);
+	list_insert(h, first);
+}
+
+/*
+ * ----- the hot pair, heap_malloc and heap_free -----
+ *
+ * Here rather than in heap_api.c with the other entry points so that at
+ * level 0 the whole path (classify, carving, merging) is inlined into them,
+ * as it was before the debug levels existed. Measured with callgrind on a
+ * malloc/free churn (docs/hardening.md): calling the core across files cost
+ * 32 instructions a pair more than the heap before the debug levels; this,
+ * and level-0 copies of take and classify without the debug code, cut
+ * that to 12 (a frame for reading the caller, a test of h->debug a call).
+ */
 
 static void check_init(const struct heap *h)
 {
 	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap used before heap_init");
 }
 
-static uint64_t mix64(uint64_t x)
+/* Level 0 (the caller checked h->debug): the whole path, inlined. */
+static inline void *malloc0(struct heap *h, size_t size)
 {
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-int heap_init(struct heap *h, const struct heap_env *env)
-{
-	memset(h, 0, sizeof *h);
-	if (!env || !env->sbrk || (env->map_pages && !env->unmap_pages))
-		return -1;
-	size_t page = env->page_size;
-	if (page < 64 || (page & (page - 1)) || page > HEAP_MAX_BRK / 4)
-		return -1;
-
-	h->env = *env;
-	if (!h->env.large_threshold)
-		h->env.large_threshold = HEAP_DEFAULT_LARGE_THRESHOLD;
-	if (!h->env.grow_bytes)
-		h->env.grow_bytes = HEAP_DEFAULT_GROW_BYTES;
-	if (h->env.grow_bytes > HEAP_MAX_BRK / 2)
-		return -1;
-	h->env.grow_bytes = (h->env.grow_bytes + page - 1) & ~(page - 1);
-	if (!h->env.trim_threshold)
-		h->env.trim_threshold = HEAP_DEFAULT_TRIM_THRESHOLD;
-	/* Trimming below one growth chunk would hand back what the next malloc regrows. */
-	if (h->env.trim_threshold < h->env.grow_bytes)
-		h->env.trim_threshold = h->env.grow_bytes;
-
-	void *base = env->sbrk(env->ctx, 0);
-	if (base == (void *)-1 || ((uintptr_t)base & (page - 1)))
-		return -1;
-	void *old = env->sbrk(env->ctx, (intptr_t)h->env.grow_bytes);
-	if (old == (void *)-1)
-		return -1;
-	if (old != base) {
-		/* Someone else moved it between the two calls: give it back and refuse. */
-		env->sbrk(env->ctx, -(intptr_t)h->env.grow_bytes);
-		return -1;
-	}
-
-	h->base = (uintptr_t)base;
-	h->brk = h->base + h->env.grow_bytes;
-	h->floor_brk = h->brk;
-	h->secret = mix64((env->secret ? env->secret : (uint64_t)(uintptr_t)h ^ 0x6a09e667f3bcc909ull) ^
-			  h->base);
-	h->sbrk_calls = 1;
-	set_word_at(h->base, 0);
-	blk_t first = heap_first_blk(h);
-	blk_write(h, first, heap_epilogue(h) - first, HEAP_BLK_FREE);
-	blk_set_foot(first);
-	blk_write(h, heap_epilogue(h), 0, HEAP_BLK_PREV_FREE);
-	list_insert(h, first);
-	h->magic = HEAP_MAGIC;
-	return 0;
-}
-
-void *heap_malloc(struct heap *h, size_t size)
-{
-	check_init(h);
 	if (size > PTRDIFF_MAX)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
-		return large_alloc(h, size, HEAP_ALIGN);
-	return alloc_block(h, block_size_for(size), HEAP_ALIGN);
+		return large_alloc(h, size, HEAP_ALIGN, 0);
+	return alloc_block(h, block_size_for(size), HEAP_ALIGN, 0);
 }
 
-void *heap_memalign(struct heap *h, size_t align, size_t size)
-{
-	check_init(h);
-	if (!align || (align & (align - 1)) || size > PTRDIFF_MAX)
-		return NULL;
-	if (align <= HEAP_ALIGN)
-		return heap_malloc(h, size);
-	if (size >= h->env.large_threshold && h->env.map_pages)
-		return large_alloc(h, size, align);
-	return alloc_block(h, block_size_for(size), align);
-}
-
-void *heap_calloc(struct heap *h, size_t n, size_t size)
-{
-	check_init(h);
-	if (size && n > SIZE_MAX / size)
-		return NULL;
-	/* Always zero: reused blocks are dirty, and fresh break pages need not be zero. */
-	void *p = heap_malloc(h, n * size);
-	if (p)
-		memset(p, 0, n * size);
-	return p;
-}
-
-void heap_free(struct heap *h, void *ptr)
+static inline void free0(struct heap *h, uintptr_t p)
 {
 	struct ptr_info pi;
 	char line[160];
 
-	check_init(h);
-	if (!ptr)
-		return;
-	uintptr_t p = (uintptr_t)ptr;
 	switch (classify(h, p, &pi)) {
 	case PTR_BLOCK:
 		free_block(h, pi.blk);
@@ -601,97 +627,48 @@ void heap_free(struct heap *h, void *ptr)
 	case PTR_FREED:
 		snprintf(line, sizeof line, "heap: double free of 0x%lx (size %zu)", (unsigned long)p,
 			 blk_size(pi.blk) - HEAP_OVERHEAD);
-		report(h, HEAP_ERR_DOUBLE_FREE, p, line);
+		heap_core_report(h, HEAP_ERR_DOUBLE_FREE, p, line);
 		return;
 	case PTR_BAD:
-		snprintf(line, sizeof line, "heap: invalid free of 0x%lx (not a block the heap returned: %s)",
-			 (unsigned long)p, pi.why);
-		report(h, HEAP_ERR_INVALID_FREE, p, line);
+		heap_core_report_bad(h, "invalid free", HEAP_ERR_INVALID_FREE, p, p, &pi);
 		return;
 	}
 }
 
-/* Reports a pointer handed to realloc/usable_size that is not a live block. */
-static void report_bad_ptr(struct heap *h, const char *fn, uintptr_t p, enum ptr_kind kind,
-			   const struct ptr_info *pi)
+void *heap_malloc_at(struct heap *h, size_t size, uintptr_t caller)
 {
-	char line[160];
-
-	snprintf(line, sizeof line, "heap: %s of 0x%lx (%s)", fn, (unsigned long)p,
-		 kind == PTR_FREED ? "a freed block" : pi->why);
-	report(h, HEAP_ERR_INVALID_PTR, p, line);
+	check_init(h);
+	if (ALLOC_UNLIKELY(h->debug))
+		return heap_dbg_alloc(h, size, HEAP_ALIGN, caller);
+	return malloc0(h, size);
 }
 
-/* realloc by malloc, copy, free; NULL (p untouched) when malloc fails. */
-static void *realloc_move(struct heap *h, void *p, size_t old_usable, size_t size,
-			  const struct ptr_info *pi, enum ptr_kind kind)
+void *heap_malloc(struct heap *h, size_t size)
 {
-	void *q = heap_malloc(h, size);
-	if (!q)
-		return NULL;
-	memcpy(q, p, old_usable < size ? old_usable : size);
-	if (kind == PTR_LARGE)
-		large_free(h, pi->large);
+	check_init(h);
+	if (ALLOC_UNLIKELY(h->debug))
+		return heap_dbg_alloc(h, size, HEAP_ALIGN, HEAP_CALLER());
+	return malloc0(h, size);
+}
+
+void heap_free_at(struct heap *h, void *p, uintptr_t caller)
+{
+	check_init(h);
+	if (!p)
+		return;
+	if (ALLOC_UNLIKELY(h->debug))
+		heap_dbg_free(h, (uintptr_t)p, caller);
 	else
-		free_block(h, pi->blk);
-	return q;
+		free0(h, (uintptr_t)p);
 }
 
-void *heap_realloc(struct heap *h, void *ptr, size_t size)
-{
-	struct ptr_info pi;
-
-	check_init(h);
-	if (!ptr)
-		return heap_malloc(h, size);
-	enum ptr_kind kind = classify(h, (uintptr_t)ptr, &pi);
-	if (kind == PTR_BAD || kind == PTR_FREED) {
-		report_bad_ptr(h, "realloc", (uintptr_t)ptr, kind, &pi);
-		return NULL;
-	}
-	if (size > PTRDIFF_MAX)
-		return NULL;
-
-	if (kind == PTR_LARGE) {
-		size_t usable = large_usable(pi.large);
-		/* Keep the run unless it would be more than half empty or belongs in the brk. */
-		if (size <= usable && size >= h->env.large_threshold && size >= usable / 2)
-			return ptr;
-		return realloc_move(h, ptr, usable, size, &pi, kind);
-	}
-
-	size_t cur = blk_size(pi.blk);
-	size_t want = block_size_for(size);
-	if (want <= cur) {
-		shrink_used(h, pi.blk, want);
-		return ptr;
-	}
-	/* Growing past the threshold moves it to where heap_malloc would put it. */
-	if (size >= h->env.large_threshold && h->env.map_pages)
-		return realloc_move(h, ptr, cur - HEAP_OVERHEAD, size, &pi, kind);
-	if (want < HEAP_MAX_BRK && grow_used(h, pi.blk, want))
-		return ptr;
-	return realloc_move(h, ptr, cur - HEAP_OVERHEAD, size, &pi, kind);
-}
-
-size_t heap_usable_size(struct heap *h, void *ptr)
-{
-	struct ptr_info pi;
-
-	check_init(h);
-	if (!ptr)
-		return 0;
-	enum ptr_kind kind = classify(h, (uintptr_t)ptr, &pi);
-	if (kind == PTR_BLOCK)
-		return blk_size(pi.blk) - HEAP_OVERHEAD;
-	if (kind == PTR_LARGE)
-		return large_usable(pi.large);
-	report_bad_ptr(h, "usable_size", (uintptr_t)ptr, kind, &pi);
-	return 0;
-}
-
-size_t heap_trim(struct heap *h)
+void heap_free(struct heap *h, void *p)
 {
 	check_init(h);
-	return trim_top(h);
+	if (!p)
+		return;
+	if (ALLOC_UNLIKELY(h->debug))
+		heap_dbg_free(h, (uintptr_t)p, HEAP_CALLER());
+	else
+		free0(h, (uintptr_t)p);
 }

@@ -64,6 +64,33 @@
  *   +---------+------+------+-----+-----------+-------+------+--------------------+
  *             |<------- struct heap_large, 48 bytes -------->^ p (16 or align aligned)
  *   slack is 0 for plain malloc and at most the alignment for heap_memalign.
+ *
+ * Debug levels (heap_env.debug, fixed at heap_init; docs/hardening.md has
+ * the table of what each catches and costs):
+ *   0  the layout above. Cheap checks stay on: a free of a pointer the heap
+ *      never returned and a double free are always reported.
+ *   1  every block (brk or large) carries struct heap_dbg between the core
+ *      payload and the pointer the caller gets, and a tail canary after the
+ *      requested bytes; freed memory is poisoned and the poison verified:
+ *
+ *   hdr | seq | -   | size | alloc pc | free pc | canary | user bytes ... | tail canary ...  |
+ *       |<------------ struct heap_dbg, 48 bytes ------->^ p             ^ p + size        ^ block end
+ *       (while free: next, prev free-list links; in the quarantine: next)
+ *
+ *      The head canary (a word from the address and the heap's secret)
+ *      catches an underflow; the tail canary (HEAP_CANARY_BYTE, at least
+ *      HEAP_DBG_TAIL_MIN bytes, so an overflow by up to 8 bytes stays inside
+ *      the block) catches an overflow. Both are checked on free, realloc and
+ *      by heap_check. A freed block keeps its heap_dbg (for the report of a
+ *      later double free) and everything after it becomes HEAP_POISON_BYTE;
+ *      the poison of free memory is verified when it is handed out again and
+ *      by heap_check (write after free), and a read after free sees poison.
+ *      heap_usable_size returns the requested size.
+ *   2  level 1 plus a quarantine: freed brk blocks wait in a FIFO, marked
+ *      HEAP_BLK_QUARANTINED, until more than quarantine_bytes (default
+ *      256 KiB) wait; only then are they merged and reused. A double free of
+ *      a waiting block is still caught. heap_trim empties the quarantine.
+ *      (Large blocks skip it: their runs are unmapped at once.)
  */
 #ifndef ALLOC_HEAP_H
 #define ALLOC_HEAP_H
@@ -74,7 +101,8 @@
 #define HEAP_BLK_FREE       0x1ull  /* this block is on a free list */
 #define HEAP_BLK_PREV_FREE  0x2ull  /* the block before it is free: its foot word is valid */
 #define HEAP_BLK_LARGE      0x4ull  /* a page-mapped large block (never in the brk region) */
-#define HEAP_BLK_SPARE      0x8ull  /* always 0 for now; reserved for the debug levels */
+#define HEAP_BLK_SPARE      0x8ull  /* set only at debug level 2: see HEAP_BLK_QUARANTINED */
+#define HEAP_BLK_QUARANTINED HEAP_BLK_SPARE  /* a freed brk block waiting in the quarantine */
 #define HEAP_BLK_SIZE_MASK  0x0000fffffffffff0ull
 #define HEAP_BLK_TAG_SHIFT  48
 #define HEAP_TAG_MULT       0x9e3779b97f4a7c15ull
@@ -95,11 +123,26 @@
 
 #define HEAP_MAGIC          0x68656170u   /* "heap": struct heap after heap_init */
 
+/* Debug levels (see the top of this file). */
+#define HEAP_DEBUG_MAX      2
+#define HEAP_DBG_HEAD       48      /* sizeof(struct heap_dbg): core payload to user pointer */
+#define HEAP_DBG_TAIL_MIN   8       /* tail canary bytes at least */
+#define HEAP_POISON_BYTE    0xdf    /* what freed memory holds at levels >= 1 */
+#define HEAP_CANARY_BYTE    0xcc    /* what the tail canary holds */
+#define HEAP_DEFAULT_QUARANTINE_BYTES (256u * 1024)
+#define HEAP_FREED_LARGE_RING 16    /* large frees remembered for double-free reports */
+
+/* The caller of the function this is written in, for the *_at entry points. */
+#define HEAP_CALLER() ((uintptr_t)__builtin_return_address(0))
+
 /* Kinds passed to heap_env.report. */
 enum heap_err {
 	HEAP_ERR_INVALID_FREE = 1, /* heap_free of a pointer the heap never returned */
 	HEAP_ERR_DOUBLE_FREE = 2,  /* heap_free of a block that is already free */
 	HEAP_ERR_INVALID_PTR = 3,  /* heap_realloc/heap_usable_size of a pointer that is not live */
+	HEAP_ERR_OVERFLOW = 4,     /* level >= 1: a tail canary was overwritten */
+	HEAP_ERR_UNDERFLOW = 5,    /* a head canary or a block header was overwritten */
+	HEAP_ERR_WRITE_AFTER_FREE = 6, /* level >= 1: poison in freed memory changed */
 };
 
 struct heap_env {
@@ -142,6 +185,36 @@ struct heap_env {
 	size_t grow_bytes;
 	/* Mixed into every header's check tag; 0 = derived from addresses. */
 	uint64_t secret;
+	/* Debug level 0, 1 or 2 (see the top of this file); heap_init refuses more. */
+	uint32_t debug;
+	/* Level 2: freed bytes (whole blocks) the quarantine holds; 0 = 256 KiB. */
+	size_t quarantine_bytes;
+	/*
+	 * May be NULL. Names what an address outside the heap is, for the report
+	 * of an invalid free ("a page from the pmm? use pmm_free"); writes a
+	 * short phrase into buf, or leaves buf empty to say nothing.
+	 */
+	void (*describe_addr)(void *ctx, uintptr_t addr, char *buf, size_t size);
+};
+
+/*
+ * Levels >= 1: the record between a block's core payload and the pointer
+ * the caller gets (see the drawing at the top).
+ */
+struct heap_dbg {
+	uint64_t seq;          /* allocation number while live; free-list or quarantine link after */
+	uint64_t link;         /* 0 while live; free-list prev link while free */
+	uint64_t size;         /* bytes requested */
+	uint64_t alloc_pc;     /* who allocated (or last reallocated) it */
+	uint64_t free_pc;      /* who freed it; 0 while live */
+	uint64_t canary;       /* head canary, right below the user pointer */
+};
+
+/* A large block freed at level >= 1, remembered so a second free says so. */
+struct heap_freed_large {
+	uintptr_t ptr;
+	size_t size;
+	uintptr_t alloc_pc, free_pc;
 };
 
 /* What a free block in the brk region looks like (see the drawing above). */
@@ -168,7 +241,7 @@ struct heap_large {
  */
 struct heap {
 	uint32_t magic;              /* HEAP_MAGIC once initialised */
-	uint32_t debug;              /* debug level: 0 for now (hardening adds 1 and 2) */
+	uint32_t debug;              /* debug level 0, 1 or 2 (env.debug) */
 	struct heap_env env;         /* copy of what heap_init got, defaults filled in */
 	uint64_t secret;             /* mixed into check tags */
 
@@ -193,10 +266,19 @@ struct heap {
 	size_t large_blocks;
 	size_t large_bytes;
 	size_t sbrk_calls;           /* successful sbrk calls that moved the break */
+
+	/* Debug levels (appended so that the fields above keep their offsets). */
+	uint64_t alloc_seq;          /* level >= 1: the last allocation number handed out */
+	uintptr_t quarantine_head;   /* level 2: oldest waiting block (header address), 0 if none */
+	uintptr_t quarantine_tail;   /* newest waiting block */
+	size_t quarantine_blocks;    /* blocks waiting; not in used_blocks nor free_blocks */
+	size_t quarantine_bytes;     /* their whole block bytes; not in in_use_bytes */
+	struct heap_freed_large freed_large[HEAP_FREED_LARGE_RING];
+	unsigned freed_large_next;   /* next slot of that ring to overwrite */
 };
 
 struct heap_stats {
-	size_t brk_bytes;      /* break - base; == in_use + free + 16 (pad and epilogue) */
+	size_t brk_bytes;      /* break - base; == in_use + free + quarantine + 16 (pad, epilogue) */
 	size_t in_use_bytes;   /* whole block bytes (header included) of used brk blocks */
 	size_t free_bytes;     /* whole block bytes of free brk blocks */
 	size_t largest_free;   /* whole bytes of the largest free brk block (0 if none) */
@@ -205,13 +287,15 @@ struct heap_stats {
 	size_t peak_in_use;    /* high-water mark of in_use_bytes + large_bytes */
 	size_t large_blocks;   /* live page-mapped blocks */
 	size_t large_bytes;    /* bytes mapped for them (whole runs) */
+	size_t quarantine_blocks;  /* level 2: freed blocks waiting (in none of the above) */
+	size_t quarantine_bytes;   /* their whole block bytes */
 };
 
 /*
  * Takes the initial break (one growth chunk) and sets up an empty heap.
  * Returns 0, or -1 if env is unusable (no sbrk, map_pages without
- * unmap_pages, page_size not a power of two >= 64, break not page aligned)
- * or the first sbrk fails; h is then unusable.
+ * unmap_pages, page_size not a power of two >= 64, break not page aligned,
+ * debug above HEAP_DEBUG_MAX) or the first sbrk fails; h is then unusable.
  * The caller keeps h alive and in place for the heap's whole life.
  */
 int heap_init(struct heap *h, const struct heap_env *env);
@@ -219,8 +303,8 @@ int heap_init(struct heap *h, const struct heap_env *env);
 /*
  * A 16-aligned block of at least size usable bytes, or NULL when out of
  * memory or size > PTRDIFF_MAX (nothing is changed then). heap_malloc(h, 0)
- * returns a unique minimum block (24 usable bytes) that must be freed like
- * any other.
+ * returns a unique minimum block (24 usable bytes; 0 at debug levels) that
+ * must be freed like any other.
  */
 void *heap_malloc(struct heap *h, size_t size);
 
@@ -230,7 +314,12 @@ void *heap_malloc(struct heap *h, size_t size);
  * HEAP_ERR_DOUBLE_FREE) and nothing changes. The check is cheap, so it is not
  * complete: a forged header with a matching tag is believed. O(1) for brk
  * blocks; a pointer outside the break is looked up in the list of live large
- * blocks (so it is never read unless it is one), O(large blocks).
+ * blocks (so it is never read unless it is one), O(large blocks). Only
+ * when the pointer is bad does it walk the blocks, to say what it points
+ * into ("interior pointer into 0x... size 64").
+ * At levels >= 1 the canaries are checked first (an overwritten one is
+ * reported as HEAP_ERR_OVERFLOW / HEAP_ERR_UNDERFLOW and the block is still
+ * freed), the block is poisoned, and at level 2 it waits in the quarantine.
  */
 void heap_free(struct heap *h, void *p);
 
@@ -260,17 +349,37 @@ void *heap_realloc(struct heap *h, void *p, size_t size);
 void *heap_memalign(struct heap *h, size_t align, size_t size);
 
 /*
- * Usable bytes at p (>= what was asked for), 0 for NULL. A pointer that is
+ * Usable bytes at p (>= what was asked for; exactly that at debug levels,
+ * where the bytes after it are the canary), 0 for NULL. A pointer that is
  * not a live block is reported (HEAP_ERR_INVALID_PTR) and gives 0.
  */
 size_t heap_usable_size(struct heap *h, void *p);
 
 /*
+ * The same six, told who called: the kernel's kmalloc family passes its own
+ * caller (HEAP_CALLER()) so that debug reports name the code that called
+ * kmalloc, not kmalloc. The plain versions above pass their own caller.
+ */
+void *heap_malloc_at(struct heap *h, size_t size, uintptr_t caller);
+void heap_free_at(struct heap *h, void *p, uintptr_t caller);
+void *heap_calloc_at(struct heap *h, size_t n, size_t size, uintptr_t caller);
+void *heap_realloc_at(struct heap *h, void *p, size_t size, uintptr_t caller);
+void *heap_memalign_at(struct heap *h, size_t align, size_t size, uintptr_t caller);
+size_t heap_usable_size_at(struct heap *h, void *p, uintptr_t caller);
+
+/*
  * Shrinks the break as far as the free block at its top allows (never below
- * the initial break), regardless of trim_threshold. Returns the bytes given
- * back. For leak checks that want a canonical heap.
+ * the initial break), regardless of trim_threshold. At level 2 it first
+ * empties the quarantine. Returns the bytes given back. For leak checks
+ * that want a canonical heap.
  */
 size_t heap_trim(struct heap *h);
+
+/*
+ * Level 2: releases every block waiting in the quarantine (oldest first,
+ * verifying its poison as it goes). Returns how many; 0 at other levels.
+ */
+size_t heap_flush_quarantine(struct heap *h);
 
 /* Fills *st from the counters; largest_free walks one free list. */
 void heap_get_stats(struct heap *h, struct heap_stats *st);
@@ -286,6 +395,10 @@ void heap_get_stats(struct heap *h, struct heap_stats *st);
  * bounds every list walk, so corruption gives a message, not a fault or hang.
  * Time: linear in blocks, plus a search of its list for each free block
  * (slow only when thousands of free blocks share one list).
+ * At levels >= 1 it also checks every live block's canaries and the poison
+ * of all free and quarantined memory (so it is linear in heap bytes), and
+ * names the block and the byte: "heap_check: overflow past 0x... (size 48):
+ * canary at +48 overwritten (allocated at foo+0x1c)".
  */
 int heap_check(struct heap *h, char *why, size_t len);
 
@@ -293,13 +406,33 @@ int heap_check(struct heap *h, char *why, size_t len);
 #define HEAP_WALK_FREE  0
 #define HEAP_WALK_USED  1
 #define HEAP_WALK_LARGE 2
+#define HEAP_WALK_QUARANTINED 3   /* level 2 only: freed, waiting in the quarantine */
 
 /*
  * Calls cb for every brk block in address order, then for every large block
  * (newest first), with the payload address (what heap_malloc returned or
  * would return), its usable bytes, and HEAP_WALK_*. cb must not call into h.
+ * At debug levels, used, large and quarantined blocks are given as the
+ * pointer the caller got and the size it asked for (free blocks as before).
  */
 void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t size, int used),
 	       void *ctx);
+
+/* One live block, for heap_leaks. */
+struct heap_block_info {
+	void *ptr;             /* what the allocation returned */
+	size_t size;           /* bytes requested (level 0: usable bytes) */
+	uintptr_t alloc_pc;    /* who allocated it (level 0: 0, not recorded) */
+	uint64_t seq;          /* its allocation number, increasing (level 0: 0) */
+	bool large;            /* a page-mapped large block */
+};
+
+/*
+ * Calls cb for every live block (brk blocks in address order, then large
+ * ones), so a leak check can list what is left and where it came from:
+ * compare seq with h->alloc_seq taken before to see only the newer ones.
+ * cb must not call into h. Returns the number of live blocks.
+ */
+size_t heap_leaks(struct heap *h, void (*cb)(void *ctx, const struct heap_block_info *b), void *ctx);
 
 #endif /* ALLOC_HEAP_H */

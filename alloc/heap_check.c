@@ -1,7 +1,9 @@
 /*
  * alloc/heap_check.c - looking at a heap without changing it: the consistency
  * checker (tests, the serial shell and GDB helpers run it after anything
- * suspicious), the block walker, and the statistics snapshot.
+ * suspicious), the block walker, the leak lister and the statistics snapshot.
+ * At debug levels the checker also verifies every canary and all the poison
+ * (heap_debug.c says what was found).
  *
  * The checker trusts nothing it reads: every address is range-checked before
  * it is followed and every list walk is bounded, so a corrupted heap yields a
@@ -17,6 +19,17 @@
 	} while (0)
 
 #define UL(x) ((unsigned long)(x))
+
+/* A debug finding (heap_debug.c writes it into a buffer of its own) into why. */
+#define FAIL_DBG(call)                                              \
+	do {                                                        \
+		char msg_[256];                                     \
+		if (call) {                                         \
+			if (why && len)                             \
+				snprintf(why, len, "%s", msg_);     \
+			return -1;                                  \
+		}                                                   \
+	} while (0)
 
 /* A plausible free-list entry: a header slot inside the region, tagged and free. */
 static bool plausible_free(const struct heap *h, blk_t b)
@@ -80,7 +93,8 @@ static bool on_its_list(const struct heap *h, blk_t b)
 
 static int check_blocks(const struct heap *h, char *why, size_t len)
 {
-	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0;
+	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0, nq = 0, q_bytes = 0;
+	uint64_t stray = HEAP_BLK_LARGE | (h->debug >= 2 ? 0 : HEAP_BLK_QUARANTINED);
 	blk_t end = heap_epilogue(h);
 	bool prev_free = false;
 
@@ -90,7 +104,7 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 		if (!word_tag_ok(h, b, w))
 			FAIL("heap_check: block 0x%lx: header 0x%lx has a bad check tag (overwritten?)",
 			     UL(b), UL(w));
-		if (w & (HEAP_BLK_LARGE | HEAP_BLK_SPARE))
+		if ((w & stray) || ((w & HEAP_BLK_QUARANTINED) && word_is_free(w)))
 			FAIL("heap_check: block 0x%lx: stray flag bits in header 0x%lx", UL(b), UL(w));
 		if (size < HEAP_MIN_BLOCK || size > end - b)
 			FAIL("heap_check: block 0x%lx: size %zu runs past the break 0x%lx", UL(b), size,
@@ -107,9 +121,18 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 			if (!on_its_list(h, b))
 				FAIL("heap_check: free block 0x%lx (size %zu) is not on its free list", UL(b),
 				     size);
+			if (h->debug)
+				FAIL_DBG(heap_dbg_check_free(h, b, msg_, sizeof msg_));
 			nfree++;
 			free_bytes += size;
+		} else if (w & HEAP_BLK_QUARANTINED) {
+			FAIL_DBG(heap_dbg_check_block(h, blk_payload(b), b + size, true, msg_, sizeof msg_));
+			nq++;
+			q_bytes += size;
 		} else {
+			if (h->debug)
+				FAIL_DBG(heap_dbg_check_block(h, blk_payload(b), b + size, false, msg_,
+							      sizeof msg_));
 			used++;
 			used_bytes += size;
 		}
@@ -130,9 +153,32 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	if (used != h->used_blocks || used_bytes != h->in_use_bytes)
 		FAIL("heap_check: walk found %zu used blocks / %zu bytes, counters say %zu / %zu", used,
 		     used_bytes, h->used_blocks, h->in_use_bytes);
-	if (used_bytes + free_bytes + 16 != h->brk - h->base)
+	if (nq != h->quarantine_blocks || q_bytes != h->quarantine_bytes)
+		FAIL("heap_check: walk found %zu quarantined blocks / %zu bytes, counters say %zu / %zu", nq,
+		     q_bytes, h->quarantine_blocks, h->quarantine_bytes);
+	if (used_bytes + free_bytes + q_bytes + 16 != h->brk - h->base)
 		FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
-		     used_bytes + free_bytes + 16, (size_t)(h->brk - h->base));
+		     used_bytes + free_bytes + q_bytes + 16, (size_t)(h->brk - h->base));
+	return 0;
+}
+
+/* The quarantine FIFO: every entry a quarantined block, as many as counted, ending at the tail. */
+static int check_quarantine(const struct heap *h, char *why, size_t len)
+{
+	size_t n = 0;
+	blk_t last = 0;
+
+	for (blk_t b = h->quarantine_head; b; last = b, b = (blk_t)((const struct heap_dbg *)(b + 8))->seq) {
+		if (b < heap_first_blk(h) || b >= heap_epilogue(h) || (b & 15) != 8 ||
+		    !word_tag_ok(h, b, word_at(b)) || !(word_at(b) & HEAP_BLK_QUARANTINED))
+			FAIL("heap_check: quarantine holds 0x%lx, not a quarantined block", UL(b));
+		if (++n > h->quarantine_blocks)
+			FAIL("heap_check: quarantine holds more than the %zu blocks counted (a cycle?)",
+			     h->quarantine_blocks);
+	}
+	if (n != h->quarantine_blocks || last != h->quarantine_tail)
+		FAIL("heap_check: quarantine list has %zu blocks ending at 0x%lx, counters say %zu ending at 0x%lx",
+		     n, UL(last), h->quarantine_blocks, UL(h->quarantine_tail));
 	return 0;
 }
 
@@ -157,6 +203,8 @@ static int check_large(const struct heap *h, char *why, size_t len)
 		    word_size(l->word) != l->run + l->run_bytes - p)
 			FAIL("heap_check: large block 0x%lx: header word 0x%lx is damaged", UL(p),
 			     UL(l->word));
+		if (h->debug)
+			FAIL_DBG(heap_dbg_check_block(h, p, l->run + l->run_bytes, false, msg_, sizeof msg_));
 		bytes += l->run_bytes;
 	}
 	if (n != h->large_blocks || bytes != h->large_bytes)
@@ -177,7 +225,7 @@ int heap_check(struct heap *h, char *why, size_t len)
 		FAIL("heap_check: region base 0x%lx floor 0x%lx brk 0x%lx is not sane", UL(h->base),
 		     UL(h->floor_brk), UL(h->brk));
 	if (check_lists(h, why, len, &listed) || check_blocks(h, why, len) ||
-	    check_large(h, why, len))
+	    check_quarantine(h, why, len) || check_large(h, why, len))
 		return -1;
 	if (listed != h->free_blocks)
 		FAIL("heap_check: lists hold %zu blocks, %zu are free", listed, h->free_blocks);
@@ -189,18 +237,77 @@ int heap_check(struct heap *h, char *why, size_t len)
 	return 0;
 }
 
+/* What the caller got for the block whose core payload is cp and room ends at end. */
+static void user_block(const struct heap *h, uintptr_t cp, uintptr_t end, void **ptr, size_t *size)
+{
+	*ptr = (void *)cp;
+	*size = end - cp;
+	if (h->debug) {
+		const struct heap_dbg *d = (const struct heap_dbg *)cp;
+		*ptr = (void *)(cp + HEAP_DBG_HEAD);
+		*size = d->size <= end - cp - HEAP_DBG_HEAD ? d->size : end - cp - HEAP_DBG_HEAD;
+	}
+}
+
 void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t size, int used),
 	       void *ctx)
 {
+	void *p;
+	size_t n;
+
 	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_walk: heap used before heap_init");
 	blk_t end = heap_epilogue(h);
 	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
 		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_walk: corrupt block size");
-		cb(ctx, (void *)blk_payload(b), blk_size(b) - HEAP_OVERHEAD,
-		   blk_is_free(b) ? HEAP_WALK_FREE : HEAP_WALK_USED);
+		if (blk_is_free(b)) {
+			cb(ctx, (void *)blk_payload(b), blk_size(b) - HEAP_OVERHEAD, HEAP_WALK_FREE);
+			continue;
+		}
+		user_block(h, blk_payload(b), blk_next(b), &p, &n);
+		cb(ctx, p, n, word_at(b) & HEAP_BLK_QUARANTINED ? HEAP_WALK_QUARANTINED : HEAP_WALK_USED);
 	}
-	for (struct heap_large *l = h->large_list; l; l = l->next)
-		cb(ctx, l + 1, word_size(l->word), HEAP_WALK_LARGE);
+	for (struct heap_large *l = h->large_list; l; l = l->next) {
+		user_block(h, (uintptr_t)(l + 1), l->run + l->run_bytes, &p, &n);
+		cb(ctx, p, n, HEAP_WALK_LARGE);
+	}
+}
+
+/* One live block's facts for heap_leaks. */
+static void leak_info(const struct heap *h, uintptr_t cp, uintptr_t end, bool large,
+		      struct heap_block_info *bi)
+{
+	void *p;
+	size_t n;
+
+	user_block(h, cp, end, &p, &n);
+	*bi = (struct heap_block_info){ p, n, 0, 0, large };
+	if (h->debug) {
+		bi->alloc_pc = ((const struct heap_dbg *)cp)->alloc_pc;
+		bi->seq = ((const struct heap_dbg *)cp)->seq;
+	}
+}
+
+size_t heap_leaks(struct heap *h, void (*cb)(void *ctx, const struct heap_block_info *b), void *ctx)
+{
+	struct heap_block_info bi;
+	size_t n = 0;
+
+	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_leaks: heap used before heap_init");
+	blk_t end = heap_epilogue(h);
+	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
+		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_leaks: corrupt block size");
+		if (word_at(b) & (HEAP_BLK_FREE | HEAP_BLK_QUARANTINED))
+			continue;
+		leak_info(h, blk_payload(b), blk_next(b), false, &bi);
+		cb(ctx, &bi);
+		n++;
+	}
+	for (struct heap_large *l = h->large_list; l; l = l->next) {
+		leak_info(h, (uintptr_t)(l + 1), l->run + l->run_bytes, true, &bi);
+		cb(ctx, &bi);
+		n++;
+	}
+	return n;
 }
 
 void heap_get_stats(struct heap *h, struct heap_stats *st)
@@ -214,6 +321,8 @@ void heap_get_stats(struct heap *h, struct heap_stats *st)
 	st->peak_in_use = h->peak_in_use;
 	st->large_blocks = h->large_blocks;
 	st->large_bytes = h->large_bytes;
+	st->quarantine_blocks = h->quarantine_blocks;
+	st->quarantine_bytes = h->quarantine_bytes;
 	st->largest_free = 0;
 	if (h->fl_bitmap) {
 		/* The biggest block is on the highest non-empty list, somewhere. */

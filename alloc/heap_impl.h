@@ -2,6 +2,9 @@
  * alloc/heap_impl.h - private to alloc/heap*.c: the one place that knows how
  * a block header word is packed (see the drawing in heap.h) and how a size
  * maps to a TLSF list. Everything else reads headers through these helpers.
+ * Also the few internals the heap's files share (heap.c the TLSF core,
+ * heap_api.c the entry points, heap_debug.c the debug levels, heap_check.c
+ * the checker and walkers), each named heap_core_* or heap_dbg_*.
  */
 #ifndef ALLOC_HEAP_IMPL_H
 #define ALLOC_HEAP_IMPL_H
@@ -112,5 +115,106 @@ static inline void size_to_list(size_t size, unsigned *fl, unsigned *sl)
 		*fl = f - (HEAP_FL_SHIFT - 1);
 	}
 }
+
+/* A large block's payload bytes: from the end of its header to the end of its run. */
+static inline size_t large_usable(const struct heap_large *l)
+{
+	return l->run + l->run_bytes - (uintptr_t)(l + 1);
+}
+
+/* Whole block bytes for a request of n bytes; n <= PTRDIFF_MAX + 64, so no wrap. */
+static inline size_t block_size_for(size_t n)
+{
+	size_t s = (n + HEAP_OVERHEAD + HEAP_ALIGN - 1) & ~(size_t)(HEAP_ALIGN - 1);
+	return s < HEAP_MIN_BLOCK ? HEAP_MIN_BLOCK : s;
+}
+
+/* ----- debug levels: poison and canaries ----- */
+
+#define POISON64 (0x0101010101010101ull * HEAP_POISON_BYTE)
+#define CANARY64 (0x0101010101010101ull * HEAP_CANARY_BYTE)
+
+_Static_assert(sizeof(struct heap_dbg) == HEAP_DBG_HEAD && HEAP_DBG_HEAD % HEAP_ALIGN == 0,
+	       "the debug record must keep the user pointer 16-aligned");
+_Static_assert(HEAP_DBG_TAIL_MIN >= 8, "an overflow by 8 bytes must stay inside the block");
+
+static inline void poison_range(uintptr_t lo, uintptr_t hi)
+{
+	if (hi > lo)
+		memset((void *)lo, HEAP_POISON_BYTE, hi - lo);
+}
+
+/* ----- telling a live pointer from anything else (heap.c) ----- */
+
+enum ptr_kind { PTR_BAD, PTR_BLOCK, PTR_FREED, PTR_LARGE };
+
+struct ptr_info {
+	blk_t blk;                 /* PTR_BLOCK, PTR_FREED (a freed or quarantined block) */
+	struct heap_large *large;  /* PTR_LARGE */
+	const char *why;           /* PTR_BAD */
+};
+
+/*
+ * The internals the files of the heap share; every other name is static.
+ * heap.c: the TLSF core, which knows nothing of debug records but keeps free
+ * memory poisoned at levels >= 1.
+ */
+/* A used block of size whole bytes whose payload + off is aligned; NULL when out of memory. */
+void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off);
+/* Frees used block b: merges, lists, maybe trims. At levels >= 1 b's body is already poison. */
+void heap_core_free(struct heap *h, blk_t b);
+/* Cuts used block b to size whole bytes; poison_tail: poison the part given back first. */
+void heap_core_shrink(struct heap *h, blk_t b, size_t size, bool poison_tail);
+/* Grows used block b to size whole bytes in place; false (nothing changed) if it cannot. */
+bool heap_core_grow(struct heap *h, blk_t b, size_t size);
+/* A large run with size bytes after its header, payload + off aligned to align; or NULL. */
+void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t off);
+void heap_core_large_free(struct heap *h, struct heap_large *l);
+size_t heap_core_trim(struct heap *h);
+/* Lays out the initial break as one free block. */
+void heap_core_setup(struct heap *h);
+/* What the core payload address p is (see heap.c); reads only inside the break. */
+enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi);
+
+/* heap_api.c: reporting misuse. */
+void heap_core_report(struct heap *h, int kind, uintptr_t addr, const char *line);
+/*
+ * Reports p, a pointer the classifier rejected (cp: its core payload), as
+ * "heap: <verb> of 0x... (interior pointer into 0x... size 64)" or "(not a
+ * block the heap returned: <why>)" plus the environment's hint, with kind;
+ * or, when what was overwritten is p's own block header, as
+ * "heap: underflow into the header of 0x...: ..." (HEAP_ERR_UNDERFLOW).
+ */
+void heap_core_report_bad(struct heap *h, const char *verb, int kind, uintptr_t p, uintptr_t cp,
+			  const struct ptr_info *pi);
+/* Writes "foo+0x1c" (or "?" for 0) into buf. */
+void heap_core_pc(uintptr_t pc, char *buf, size_t len);
+
+/* heap_debug.c: levels >= 1. */
+void *heap_dbg_alloc(struct heap *h, size_t n, size_t align, uintptr_t caller);
+void heap_dbg_free(struct heap *h, uintptr_t p, uintptr_t caller);
+void *heap_dbg_realloc(struct heap *h, uintptr_t p, size_t n, uintptr_t caller);
+size_t heap_dbg_usable(struct heap *h, uintptr_t p, uintptr_t caller);
+size_t heap_dbg_flush(struct heap *h);
+/*
+ * Reports a write after free if [lo, hi) of the free block at from is not
+ * all poison (lo past that block's header and links).
+ */
+void heap_dbg_verify_free(struct heap *h, blk_t from, uintptr_t lo, uintptr_t hi);
+/*
+ * A header is about to be written at x, the end of free memory that runs
+ * from lo (past its header and links; x - 8 is its foot): re-poisons what
+ * is left below x of a freed block's record that the write cuts off.
+ */
+void heap_dbg_heal_cut(const struct heap *h, uintptr_t lo, uintptr_t x);
+/*
+ * For heap_check: checks the canaries of the live debug block whose core
+ * payload is cp and whose room ends at end; or, with freed set, the poison
+ * of a quarantined one. 0, or -1 with the finding in why ("heap_check: ...").
+ */
+int heap_dbg_check_block(const struct heap *h, uintptr_t cp, uintptr_t end, bool freed, char *why,
+			 size_t len);
+/* For heap_check: the poison of free block b. 0, or -1 with the finding in why. */
+int heap_dbg_check_free(const struct heap *h, blk_t b, char *why, size_t len);
 
 #endif /* ALLOC_HEAP_IMPL_H */

@@ -26,7 +26,7 @@ static void unmap_pages(uint64_t from, uint64_t to)
 		struct vmm_translation t;
 		if (vmm_translate(va, &t) || vmm_unmap(va, 1))
 			panic("kbrk: heap page 0x%lx below the break is not mapped", va);
-		pmm_free_page(t.pa);
+		pmm_free_owned(t.pa, 0, PMM_OWNER_HEAP);
 		frames--;
 	}
 }
@@ -53,11 +53,11 @@ void *ksbrk(intptr_t delta)
 	if ((page_up(new) - page_up(old)) / PAGE_SIZE > pmm_free_frames())
 		return (void *)-1;      /* cannot succeed: fail before mapping anything */
 	for (uint64_t va = page_up(old); va < page_up(new); va += PAGE_SIZE) {
-		uint64_t pa = pmm_alloc_page();
+		uint64_t pa = pmm_alloc_owned(0, PMM_OWNER_HEAP);
 		int r = pa ? vmm_map(va, pa, 1, VMM_WRITE) : -VMM_ENOMEM;
 		if (r) {
 			if (pa)
-				pmm_free_page(pa);
+				pmm_free_owned(pa, 0, PMM_OWNER_HEAP);
 			unmap_pages(page_up(old), va);  /* undo this call's pages */
 			return (void *)-1;
 		}

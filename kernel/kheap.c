@@ -1,15 +1,19 @@
 /*
  * kernel/kheap.c - binds the heap core to the kernel (see kheap.h): its
- * break is kbrk, its large runs come from klarge, and its misuse reports go
- * to the console.
+ * break is kbrk, its large runs come from klarge, its misuse reports go to
+ * the console, and the addresses in them are named from the kernel's symbol
+ * table ("allocated at foo+0x1c"): each wrapper hands the core its own
+ * caller, so reports name the code that called kmalloc, not kmalloc.
  */
 #include "kheap.h"
 
 #include "arch/x86_64/layout.h"
+#include "cmdline.h"
 #include "kbrk.h"
 #include "klarge.h"
 #include "panic.h"
 #include "printk.h"
+#include "vmm.h"
 
 static struct heap heap;
 static uint64_t reports;
@@ -39,30 +43,86 @@ static void env_report(void *ctx, int kind, uintptr_t addr, const char *line)
 	printk("%s\n", line);
 }
 
+/* What a pointer outside the heap is, for "heap: invalid free of ..." lines. */
+static void env_describe(void *ctx, uintptr_t addr, char *buf, size_t size)
+{
+	(void)ctx;
+	if (addr >= DIRECT_MAP_BASE && addr < DIRECT_MAP_BASE + DIRECT_MAP_SIZE)
+		snprintf(buf, size, "a page from the pmm? use pmm_free");
+	else
+		vmm_describe_region(addr, buf, size);
+}
+
 void kheap_init(void)
 {
+	uint64_t level = 0, quarantine = 0;
+	cmdline_get_u64("heap.debug", &level);
+	cmdline_get_u64("heap.quarantine", &quarantine);
+	if (level > HEAP_DEBUG_MAX)
+		panic("kheap_init: heap.debug=%lu, but the levels are 0 to %u", level, HEAP_DEBUG_MAX);
 	struct heap_env env = {
 		.sbrk = env_sbrk,
 		.map_pages = env_map,
 		.unmap_pages = env_unmap,
 		.report = env_report,
 		.page_size = PAGE_SIZE,
+		.debug = (uint32_t)level,
+		.quarantine_bytes = quarantine,
+		.describe_addr = env_describe,
 	};
 	if (heap_init(&heap, &env))
 		panic("kheap_init: the heap could not take its first %u KiB", HEAP_DEFAULT_GROW_BYTES >> 10);
 	printk("heap: break at 0x%lx (+%lu KiB), large runs from 0x%lx; blocks >= %u KiB are page-mapped\n",
 	       kbrk_base(), (kbrk_current() - kbrk_base()) >> 10, LARGE_BASE, HEAP_DEFAULT_LARGE_THRESHOLD >> 10);
+	if (level)
+		printk("heap: debug level %lu: canaries, poison (0x%x), records of who allocated and freed%s\n",
+		       level, HEAP_POISON_BYTE, level >= 2 ? ", quarantine" : "");
+	if (level >= 2)
+		printk("heap: quarantine holds up to %zu KiB of freed blocks before they are reused\n",
+		       heap.env.quarantine_bytes >> 10);
 }
 
-void *kmalloc(size_t size) { return heap_malloc(&heap, size); }
-void kfree(void *p) { heap_free(&heap, p); }
-void *kcalloc(size_t n, size_t size) { return heap_calloc(&heap, n, size); }
-void *krealloc(void *p, size_t size) { return heap_realloc(&heap, p, size); }
-void *kmemalign(size_t align, size_t size) { return heap_memalign(&heap, align, size); }
-size_t kmalloc_usable_size(void *p) { return heap_usable_size(&heap, p); }
+void *kmalloc(size_t size) { return heap_malloc_at(&heap, size, HEAP_CALLER()); }
+void kfree(void *p) { heap_free_at(&heap, p, HEAP_CALLER()); }
+void *kcalloc(size_t n, size_t size) { return heap_calloc_at(&heap, n, size, HEAP_CALLER()); }
+void *krealloc(void *p, size_t size) { return heap_realloc_at(&heap, p, size, HEAP_CALLER()); }
+void *kmemalign(size_t align, size_t size) { return heap_memalign_at(&heap, align, size, HEAP_CALLER()); }
+size_t kmalloc_usable_size(void *p) { return heap_usable_size_at(&heap, p, HEAP_CALLER()); }
 
 struct heap *kheap(void) { return &heap; }
 void kheap_stats(struct heap_stats *st) { heap_get_stats(&heap, st); }
 int kheap_check(char *why, size_t len) { return heap_check(&heap, why, len); }
 size_t kheap_trim(void) { return heap_trim(&heap); }
 uint64_t kheap_reports(void) { return reports; }
+unsigned kheap_debug(void) { return heap.debug; }
+size_t kheap_flush_quarantine(void) { return heap_flush_quarantine(&heap); }
+
+struct leak_print {
+	uint64_t since;
+	size_t found, max;
+};
+
+static void print_leak(void *ctx, const struct heap_block_info *b)
+{
+	struct leak_print *lp = ctx;
+	char where[96];
+
+	if (b->seq <= lp->since)
+		return;
+	if (lp->found++ < lp->max) {
+		alloc_describe_pc(b->alloc_pc, where, sizeof where);
+		printk("    # leak: %p (size %zu%s, allocated at %s)\n", b->ptr, b->size, b->large ? ", large" : "",
+		       where);
+	}
+}
+
+size_t kheap_print_leaks(uint64_t since, size_t max)
+{
+	struct leak_print lp = { since, 0, max };
+	if (!heap.debug)
+		return 0;
+	heap_leaks(&heap, print_leak, &lp);
+	if (lp.found > max)
+		printk("    # ... and %zu more\n", lp.found - max);
+	return lp.found;
+}

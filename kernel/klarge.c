@@ -20,7 +20,7 @@ static void unmap_range(uint64_t va, uint64_t end)
 		struct vmm_translation t;
 		if (vmm_translate(va, &t) || vmm_unmap(va, 1))
 			panic("klarge_unmap: page 0x%lx of a large run is not mapped", va);
-		pmm_free_page(t.pa);
+		pmm_free_owned(t.pa, 0, PMM_OWNER_HEAP);
 		frames--;
 	}
 }
@@ -35,10 +35,10 @@ void *klarge_map(size_t bytes)
 	if (bytes / PAGE_SIZE > pmm_free_frames())
 		return NULL;            /* cannot succeed: do not map gigabytes only to undo them */
 	for (uint64_t p = va; p < va + bytes; p += PAGE_SIZE) {
-		uint64_t pa = pmm_alloc_page();
+		uint64_t pa = pmm_alloc_owned(0, PMM_OWNER_HEAP);
 		if (!pa || vmm_map(p, pa, 1, VMM_WRITE)) {
 			if (pa)
-				pmm_free_page(pa);
+				pmm_free_owned(pa, 0, PMM_OWNER_HEAP);
 			unmap_range(va, p);
 			return NULL;
 		}

@@ -90,10 +90,43 @@ uint64_t pmm_alloc_zeroed(unsigned order)
 	return pa;
 }
 
-void pmm_free(uint64_t pa, unsigned order)
+uint64_t pmm_alloc_owned(unsigned order, unsigned owner)
 {
+	uint64_t pa = pmm_alloc(order);
+	if (pa && buddy_set_owner(&pmm, pa, (uint8_t)owner))
+		panic("pmm_alloc_owned: cannot tag the block at 0x%lx it just allocated", pa);
+	return pa;
+}
+
+static const char *owner_name(unsigned owner)
+{
+	switch (owner) {
+	case PMM_OWNER_NONE: return "no owner (a plain pmm_alloc)";
+	case PMM_OWNER_HEAP: return "the kernel heap (kmalloc memory? use kfree)";
+	default:             return "an unknown owner";
+	}
+}
+
+void pmm_free_owned(uint64_t pa, unsigned order, unsigned owner)
+{
+	/* Pointers where a physical address belongs: say which kind, not "outside RAM". */
+	if (pa >= HEAP_BASE && pa < LARGE_BASE + LARGE_SIZE)
+		panic("pmm_free: 0x%lx is a kmalloc pointer, not a physical frame (kmalloc memory? use kfree)", pa);
+	if (pa >= DIRECT_MAP_BASE && pa < DIRECT_MAP_BASE + DIRECT_MAP_SIZE)
+		panic("pmm_free: 0x%lx is a direct-map address; pmm_free takes the physical address 0x%lx", pa,
+		      virt_to_phys_direct((void *)pa));
+	unsigned tag = buddy_owner(&pmm, pa);
+	if (tag != owner)
+		panic("pmm_free: frame 0x%lx belongs to %s", pa & ~(PAGE_SIZE - 1), owner_name(tag));
 	buddy_free(&pmm, pa, order);    /* misuse reaches pmm_report, which panics */
 }
+
+void pmm_free(uint64_t pa, unsigned order)
+{
+	pmm_free_owned(pa, order, PMM_OWNER_NONE);
+}
+
+unsigned pmm_owner(uint64_t pa) { return buddy_owner(&pmm, pa); }
 
 void pmm_fail_nth(uint64_t n) { fail_countdown = n; }
 const struct pmm_info *pmm_info(void) { return &info; }

@@ -32,10 +32,26 @@ static inline uint64_t pmm_alloc_page(void) { return pmm_alloc(0); }
 /*
  * Gives back what pmm_alloc(order) returned. Misuse (double free, a reserved
  * frame, an address outside RAM, misaligned, wrong order) panics with a line
- * naming the address; a death test can expect that panic.
+ * naming the address; a death test can expect that panic. So does a frame
+ * that pmm_alloc_owned gave to an owner ("pmm_free: frame 0x... belongs to
+ * the kernel heap (kmalloc memory? use kfree)"), and a kmalloc pointer or a
+ * direct-map address passed where a physical address belongs.
  */
 void pmm_free(uint64_t pa, unsigned order);
 static inline void pmm_free_page(uint64_t pa) { pmm_free(pa, 0); }
+
+/*
+ * Frames with an owner: the frames under the kernel heap (kbrk, klarge) are
+ * tagged, so that a pmm_free of kmalloc memory is caught instead of handing
+ * a live heap page to the next pmm_alloc. pmm_free_owned checks the tag it
+ * is given (and panics, naming the real owner, on a mismatch).
+ */
+#define PMM_OWNER_NONE 0
+#define PMM_OWNER_HEAP 1        /* the kernel heap: kbrk's break and klarge's runs */
+uint64_t pmm_alloc_owned(unsigned order, unsigned owner);
+void pmm_free_owned(uint64_t pa, unsigned order, unsigned owner);
+/* The owner of the allocated block holding pa (PMM_OWNER_NONE if untagged or not allocated). */
+unsigned pmm_owner(uint64_t pa);
 
 struct pmm_info {
 	uint64_t usable_frames;         /* usable in the map before the pmm carved its metadata */

@@ -275,6 +275,8 @@ static int run_one(const struct ktest *t, int number)
 	kheap_trim();
 	for (int i = 0; i < ncounters; i++)
 		before[i] = counters[i].read();
+	/* At heap.debug >= 1 every block is numbered: the ones this test leaves are named below. */
+	uint64_t heap_seq = kheap()->alloc_seq;
 
 	current = t;
 	cur_failures = 0;
@@ -288,6 +290,10 @@ static int run_one(const struct ktest *t, int number)
 	if (!cur_skipped) {
 		/* A heap left grown is not a leak: give its free top back first. */
 		kheap_trim();
+		size_t leaked = kheap_print_leaks(heap_seq, 16);
+		if (leaked)
+			ktest_fail_at(t->file, 0, "leak check: the test left %zu heap block%s allocated (listed above)",
+				      leaked, leaked == 1 ? "" : "s");
 		for (int i = 0; i < ncounters; i++) {
 			uint64_t after = counters[i].read();
 			if (after != before[i])

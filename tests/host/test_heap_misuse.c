@@ -1,0 +1,352 @@
+/*
+ * tests/host/test_heap_misuse.c - host tests of the kmalloc core at debug
+ * level 0 when things go wrong: running out of memory and coming back,
+ * misuse (double, invalid, interior, misaligned frees, forged headers) that
+ * must be reported with the right line and change nothing, corruption that
+ * heap_check must find, and the walker and leak lister that the kernel's
+ * shell, GDB helpers and leak checks build on. The debug levels' own misuse
+ * tests are test_heap_debug.c.
+ *
+ * Usage: test_heap_misuse [seed]   (or HEAP_SEED=n)
+ */
+#include "heap_host_env.c"
+
+/* ----- running out ----- */
+
+static size_t fill_until_null(void **p, size_t max, uint64_t s)
+{
+	size_t n = 0;
+	rng_state = s;
+	for (;;) {
+		size_t size = 1 + rnd() % 20000;
+		struct heap_stats before = stats();
+		size_t brk_before = E.brk;
+		void *x = heap_malloc(&H, size);
+		if (!x) {
+			CHECK(stats_equal(stats(), before));
+			CHECK_EQ_U(E.brk, brk_before);
+			/* Every other entry point fails the same clean way. */
+			CHECK(heap_calloc(&H, size, 1) == NULL);
+			CHECK(heap_memalign(&H, 4096, size) == NULL);
+			CHECK(heap_malloc(&H, 500000) == NULL);
+			CHECK(stats_equal(stats(), before));
+			return n;
+		}
+		REQUIRE(n < max);
+		memset(x, 0x11, size);
+		p[n++] = x;
+	}
+}
+
+HTEST(out_of_memory_and_back)
+{
+	static void *p[4096];
+
+	setup();
+	E.cap = 4 * MiB;
+	E.large_cap = 0;
+	size_t n1 = fill_until_null(p, 4096, 42);
+	CHECK(n1 > 100);
+	HEAP_CLEAN();
+	/* One free makes room for one more of that size. */
+	size_t u = heap_usable_size(&H, p[n1 / 2]);
+	heap_free(&H, p[n1 / 2]);
+	p[n1 / 2] = heap_malloc(&H, u);
+	CHECK(p[n1 / 2] != NULL);
+	for (size_t i = 0; i < n1; i++)
+		heap_free(&H, p[i]);
+	expect_empty();
+	size_t n2 = fill_until_null(p, 4096, 42);
+	CHECK_EQ_U(n1, n2);
+	for (size_t i = 0; i < n2; i++)
+		heap_free(&H, p[i]);
+	expect_empty();
+	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
+}
+
+/* ----- misuse ----- */
+
+HTEST(misuse_is_reported_not_obeyed)
+{
+	_Alignas(16) char stack_buf[64];
+
+	setup();
+	void *a = heap_malloc(&H, 48), *b = heap_malloc(&H, 48), *c = heap_malloc(&H, 48);
+	void *d = heap_malloc(&H, 256);
+	REQUIRE(a && b && c && d);
+
+	heap_free(&H, b);
+	EXPECT_REPORT(heap_free(&H, b), HEAP_ERR_DOUBLE_FREE, b, "heap: double free of ");
+	CHECK(strstr(E.last_line, "(size 56)") != NULL);
+	/* Still caught after b merged with a, and a itself too. */
+	heap_free(&H, a);
+	EXPECT_REPORT(heap_free(&H, b), HEAP_ERR_DOUBLE_FREE, b, "double free");
+	EXPECT_REPORT(heap_free(&H, a), HEAP_ERR_DOUBLE_FREE, a, "double free");
+
+	EXPECT_REPORT(heap_free(&H, stack_buf + 16), HEAP_ERR_INVALID_FREE, stack_buf + 16,
+		      "heap: invalid free of ");
+	CHECK(strstr(E.last_line, "not a block the heap returned") != NULL);
+
+	/* Interior pointers, with user bytes that look like a header at p - 8: the report names the block. */
+	char into_d[64];
+	snprintf(into_d, sizeof into_d, "(interior pointer into %s size 264)", hex(d));
+	memset(d, 0x5a, 256);
+	EXPECT_REPORT(heap_free(&H, (char *)d + 32), HEAP_ERR_INVALID_FREE, (char *)d + 32,
+		      "heap: invalid free of ");
+	CHECK(strstr(E.last_line, into_d) != NULL);
+	uint64_t fake = 64;   /* "a used block of 64 bytes" without the tag */
+	memcpy((char *)d + 56, &fake, 8);
+	EXPECT_REPORT(heap_free(&H, (char *)d + 64), HEAP_ERR_INVALID_FREE, (char *)d + 64,
+		      "invalid free");
+	CHECK(strstr(E.last_line, into_d) != NULL);
+
+	char into_c[64];
+	snprintf(into_c, sizeof into_c, "(interior pointer into %s size 56)", hex(c));
+	EXPECT_REPORT(heap_free(&H, (char *)c + 1), HEAP_ERR_INVALID_FREE, (char *)c + 1, into_c);
+	EXPECT_REPORT(heap_free(&H, (char *)c + 8), HEAP_ERR_INVALID_FREE, (char *)c + 8, into_c);
+	/* Misaligned and not inside a live block: said as such. */
+	EXPECT_REPORT(heap_free(&H, stack_buf + 1), HEAP_ERR_INVALID_FREE, stack_buf + 1, "misaligned");
+
+	/* Never handed out: inside free memory, past the break, the region's first bytes. */
+	char *spare = (char *)a + 256;
+	EXPECT_REPORT(heap_free(&H, spare + 4096), HEAP_ERR_INVALID_FREE, spare + 4096,
+		      "(not a block the heap returned: inside free memory)");
+	char *beyond = E.base + E.brk + 4096;
+	EXPECT_REPORT(heap_free(&H, beyond), HEAP_ERR_INVALID_FREE, beyond, "outside the heap");
+	CHECK(strstr(E.last_line, "(above the break)") != NULL);   /* the environment's hint */
+	EXPECT_REPORT(heap_free(&H, E.base), HEAP_ERR_INVALID_FREE, E.base, "invalid free");
+
+	/* Large blocks: a freed one is unmapped, so it must not be read either. */
+	void *big = heap_malloc(&H, 300000);
+	REQUIRE(big);
+	char into_big[80];
+	snprintf(into_big, sizeof into_big, "(interior pointer into %s size %zu)", hex(big),
+		 heap_usable_size(&H, big));
+	EXPECT_REPORT(heap_free(&H, (char *)big + 4096), HEAP_ERR_INVALID_FREE, (char *)big + 4096,
+		      into_big);
+	heap_free(&H, big);
+	EXPECT_REPORT(heap_free(&H, big), HEAP_ERR_INVALID_FREE, big, "outside the heap");
+
+	/* realloc and usable_size refuse the same pointers. */
+	void *r = (void *)1;
+	EXPECT_REPORT(r = heap_realloc(&H, b, 100), HEAP_ERR_INVALID_PTR, b, "heap: realloc of ");
+	CHECK(strstr(E.last_line, "(a freed block)") != NULL);
+	CHECK(r == NULL);
+	size_t u = 1;
+	EXPECT_REPORT(u = heap_usable_size(&H, (char *)d + 32), HEAP_ERR_INVALID_PTR, (char *)d + 32,
+		      "heap: usable_size of ");
+	CHECK(strstr(E.last_line, into_d) != NULL);
+	CHECK_EQ_U(u, 0);
+	EXPECT_REPORT(u = heap_usable_size(&H, a), HEAP_ERR_INVALID_PTR, a, "(a freed block)");
+
+	heap_free(&H, c);
+	heap_free(&H, d);
+	expect_empty();
+}
+
+/* What a header the heap wrote at address b would hold (the formula in heap.h). */
+static uint64_t forge_header(uintptr_t b, uint64_t size_flags)
+{
+	uint64_t tag = ((size_flags ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
+	return size_flags | tag << HEAP_BLK_TAG_SHIFT;
+}
+
+HTEST(misuse_with_forged_tags_is_still_caught)
+{
+	setup();
+	char *d = heap_malloc(&H, 1000), *e = heap_malloc(&H, 100);
+	REQUIRE(d && e);
+	memset(d, 0x5a, 1000);
+	/* A correctly tagged used header inside d, whose "next block" is user bytes. */
+	uintptr_t b = (uintptr_t)d + 56;
+	uint64_t w = forge_header(b, 64);
+	memcpy((void *)b, &w, 8);
+	char into_d[64];
+	snprintf(into_d, sizeof into_d, "(interior pointer into %s size ", hex(d));
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8), into_d);
+	/* ... whose next header is good but says its predecessor is free. */
+	uint64_t n = forge_header(b + 64, 32 | HEAP_BLK_PREV_FREE);
+	memcpy((void *)(b + 64), &n, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8),
+		      "invalid free");
+	/* ... claiming a free predecessor whose foot does not check out. */
+	n = forge_header(b + 64, 32);
+	memcpy((void *)(b + 64), &n, 8);
+	w = forge_header(b, 64 | HEAP_BLK_PREV_FREE);
+	memcpy((void *)b, &w, 8);
+	uint64_t foot = (uint64_t)(b - 32);
+	memcpy((void *)(b - 8), &foot, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8),
+		      "invalid free");
+	foot = 0;
+	memcpy((void *)(b - 8), &foot, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8),
+		      "invalid free");
+	heap_free(&H, d);
+	heap_free(&H, e);
+	expect_empty();
+}
+
+HTEST(misuse_silent_without_report_callback)
+{
+	env_open();
+	struct heap_env env = env_for();
+	env.report = NULL;
+	REQUIRE(heap_init(&H, &env) == 0);
+	void *a = heap_malloc(&H, 10);
+	REQUIRE(a);
+	heap_free(&H, a);
+	heap_free(&H, a);
+	heap_free(&H, (char *)a + 1);
+	expect_empty();
+}
+
+HTEST(check_finds_corruption)
+{
+	char why[256];
+
+	setup();
+	void *a = heap_malloc(&H, 100), *b = heap_malloc(&H, 100), *c = heap_malloc(&H, 100);
+	REQUIRE(a && b && c);
+	heap_free(&H, b);
+	HEAP_CLEAN();
+
+	/* An overflow from a into b's header (b is free). */
+	uint64_t *hdr = (uint64_t *)((char *)b - 8), saved = *hdr;
+	*hdr ^= 0x100;
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	CHECK(strstr(why, "heap_check:") == why);
+	printf("# found: %s\n", why);
+	*hdr = saved;
+	HEAP_CLEAN();
+
+	/* A used block's header: free refuses it instead of trusting it. */
+	uint64_t *chdr = (uint64_t *)((char *)c - 8), csaved = *chdr;
+	*chdr = 0x4141414141414141ull;
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	printf("# found: %s\n", why);
+	int reports = E.reports;
+	heap_free(&H, c);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_UNDERFLOW);
+	CHECK(strstr(E.last_line, "heap: underflow into the header of ") != NULL);
+	CHECK(strstr(E.last_line, hex(c)) != NULL);
+	*chdr = csaved;
+	HEAP_CLEAN();
+
+	/* A free-list link. */
+	uint64_t *link = (uint64_t *)b, lsaved = *link;
+	*link = (uint64_t)(uintptr_t)a - 8;
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	printf("# found: %s\n", why);
+	*link = lsaved;
+
+	/* A counter. */
+	H.used_blocks++;
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	printf("# found: %s\n", why);
+	H.used_blocks--;
+	HEAP_CLEAN();
+
+	heap_free(&H, a);
+	heap_free(&H, c);
+	expect_empty();
+}
+
+struct walk_state {
+	uintptr_t next_payload;
+	size_t used, free, large, bytes, errors;
+	bool in_large;
+};
+
+static void walk_cb(void *ctx, void *ptr, size_t size, int used)
+{
+	struct walk_state *w = ctx;
+	uintptr_t p = (uintptr_t)ptr;
+
+	if (used == HEAP_WALK_LARGE) {
+		w->in_large = true;
+		w->large++;
+		return;
+	}
+	if (w->in_large || (w->next_payload && p != w->next_payload))
+		w->errors++;
+	w->next_payload = p + size + HEAP_OVERHEAD;
+	w->bytes += size + HEAP_OVERHEAD;
+	if (used)
+		w->used++;
+	else
+		w->free++;
+}
+
+HTEST(walk_visits_blocks_in_order)
+{
+	void *p[200];
+
+	setup();
+	for (int i = 0; i < 200; i++)
+		p[i] = heap_malloc(&H, (size_t)(i % 3 == 0 ? 200000 : 10 + i * 13));
+	for (int i = 0; i < 200; i += 5)
+		heap_free(&H, p[i]);
+	struct walk_state w = { 0 };
+	heap_walk(&H, walk_cb, &w);
+	struct heap_stats s = stats();
+	CHECK_EQ_U(w.errors, 0);
+	CHECK_EQ_U(w.used, s.used_blocks);
+	CHECK_EQ_U(w.free, s.free_blocks);
+	CHECK_EQ_U(w.large, s.large_blocks);
+	CHECK_EQ_U(w.bytes, s.brk_bytes - 16);
+	CHECK_EQ_U(w.bytes, s.in_use_bytes + s.free_bytes);
+	CHECK_EQ_U(w.next_payload, (uintptr_t)E.base + E.brk);
+	for (int i = 0; i < 200; i++)
+		if (i % 5)
+			heap_free(&H, p[i]);
+	expect_empty();
+}
+
+struct leak_state {
+	size_t n, bytes;
+	void *seen[8];
+};
+
+static void leak_cb(void *ctx, const struct heap_block_info *b)
+{
+	struct leak_state *l = ctx;
+	if (l->n < 8)
+		l->seen[l->n] = b->ptr;
+	l->n++;
+	l->bytes += b->size;
+	CHECK(b->alloc_pc == 0 && b->seq == 0);   /* level 0 records neither */
+}
+
+HTEST(leaks_lists_live_blocks)
+{
+	setup();
+	struct leak_state l = { 0 };
+	CHECK_EQ_U(heap_leaks(&H, leak_cb, &l), 0);
+	void *a = heap_malloc(&H, 100), *b = heap_malloc(&H, 200), *big = heap_malloc(&H, 300000);
+	REQUIRE(a && b && big);
+	heap_free(&H, heap_malloc(&H, 50));
+	CHECK_EQ_U(heap_leaks(&H, leak_cb, &l), 3);
+	CHECK_EQ_U(l.n, 3);
+	CHECK(l.seen[0] == a && l.seen[1] == b && l.seen[2] == big);
+	CHECK_EQ_U(l.bytes, heap_usable_size(&H, a) + heap_usable_size(&H, b) + heap_usable_size(&H, big));
+	heap_free(&H, a);
+	heap_free(&H, b);
+	heap_free(&H, big);
+	expect_empty();
+}
+
+int main(int argc, char **argv)
+{
+	seed_from(argc, argv, "test_heap_misuse");
+	HRUN(out_of_memory_and_back);
+	HRUN(misuse_is_reported_not_obeyed);
+	HRUN(misuse_with_forged_tags_is_still_caught);
+	HRUN(misuse_silent_without_report_callback);
+	HRUN(check_finds_corruption);
+	HRUN(walk_visits_blocks_in_order);
+	HRUN(leaks_lists_live_blocks);
+	env_close();
+	return htest_done();
+}
