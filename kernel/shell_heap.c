@@ -46,8 +46,8 @@ static void find_cb(void *ctx, void *ptr, size_t size, int used)
 {
 	(void)size;
 	struct find *f = ctx;
-	if ((uintptr_t)ptr == f->p && used != HEAP_WALK_FREE)
-		f->live = true;
+	if ((uintptr_t)ptr == f->p && (used == HEAP_WALK_USED || used == HEAP_WALK_LARGE))
+		f->live = true;         /* free and quarantined blocks are not live */
 }
 
 static bool heap_live(uintptr_t p)
@@ -179,9 +179,15 @@ void shell_cmd_realloc(int argc, char **argv)
 
 /* --- heap ------------------------------------------------------------------------- */
 
+/* Quarantined blocks (heap.debug=2) are freed memory the heap holds back: drawn as free. */
 static const char *kind_word(int used)
 {
 	return used == HEAP_WALK_USED ? "used" : used == HEAP_WALK_LARGE ? "large" : "free";
+}
+
+static const char *kind_note(int used)
+{
+	return used == HEAP_WALK_QUARANTINED ? "  (in quarantine)" : "";
 }
 
 struct list { size_t shown, more; };
@@ -194,8 +200,8 @@ static void list_cb(void *ctx, void *ptr, size_t size, int used)
 		return;
 	}
 	l->shown++;
-	printk("  0x%016lx %10zu  %-5s%s\n", (unsigned long)(uintptr_t)ptr, size, kind_word(used),
-	       track_find((uintptr_t)ptr) >= 0 ? "  (from this prompt)" : "");
+	printk("  0x%016lx %10zu  %-5s%s%s\n", (unsigned long)(uintptr_t)ptr, size, kind_word(used),
+	       track_find((uintptr_t)ptr) >= 0 ? "  (from this prompt)" : "", kind_note(used));
 }
 
 void shell_cmd_heap(int argc, char **argv)
@@ -211,7 +217,8 @@ void shell_cmd_heap(int argc, char **argv)
 	if (st.free_bytes)
 		printk("fragmentation: %zu%% of free bytes are outside the largest free block\n",
 		       100 - st.largest_free * 100 / st.free_bytes);
-	printk("blocks (payload address, usable bytes, state):\n");
+	printk("blocks (payload address, usable bytes, state)%s:\n",
+	       kheap_debug() ? "; at heap.debug>=1 each block also holds a 48-byte record before the payload" : "");
 	struct list l = { 0, 0 };
 	heap_walk(kheap(), list_cb, &l);
 	if (l.more)
@@ -258,7 +265,7 @@ static void map_cb(void *ctx, void *ptr, size_t size, int used)
 			return;
 		uintptr_t cell_end = m->base + (cell + 1) * m->per_cell;
 		size_t n = (e < cell_end ? e : cell_end) - s;
-		if (used == HEAP_WALK_FREE)
+		if (used == HEAP_WALK_FREE || used == HEAP_WALK_QUARANTINED)
 			m->free[cell] += (uint32_t)n;
 		else
 			m->used[cell] += (uint32_t)n;

@@ -913,57 +913,26 @@ block was allocated, when the heap records that."""
         print(f"  header word {b['word']:#018x}, tag {'ok' if b['tag_ok'] else 'BAD'}")
         self.site(h, b)
 
-    # Names a debug heap may give the allocation site it records. The heap core
-    # keeps that out of the header word (which stays 8 bytes); where it lands is
-    # up to the debug levels (alloc/heap*.c), so this looks in the places it can:
-    # a field of struct heap_large for large blocks, or a per-block record that a
-    # struct type named below describes, placed right after the block's payload
-    # or right before its header. Extend SITE_* when the heap gains one.
-    SITE_FIELDS = ("site", "alloc_site", "caller", "ret_addr", "ra")
-    SITE_TYPES = ("struct heap_debug", "struct heap_dbg", "struct heap_trailer", "struct heap_debug_info")
-
     def site(self, h, b):
-        """Where the block was allocated: only a debug heap records it."""
+        """Where the block was allocated and freed: recorded at heap.debug >= 1
+        in struct heap_dbg, which sits at the core payload (right after the
+        header word, or after struct heap_large for a large block), ahead of
+        the pointer the caller got (alloc/heap.h)."""
         if h.debug == 0:
-            print("  allocated at: not recorded (heap debug level 0; a debug level records it, "
-                  "if the heap was built with one: heap.debug=N)")
+            print("  allocated at: not recorded (heap debug level 0; boot with heap.debug=1 or 2 to record it)")
             return
-        if b["free"]:
-            print("  allocated at: (a free block)")
-            return
-        ret = None
         try:
-            if b["large"]:
-                lv = gdb.Value(b["hdr"]).cast(gdb.lookup_type("struct heap_large").pointer()).dereference()
-                for name in self.SITE_FIELDS + ("spare",):
-                    v = field(lv, name)
-                    if v is not None and int(v) and describe_symbol(int(v)):
-                        ret = int(v)
-                        break
-            else:
-                for tname in self.SITE_TYPES:
-                    try:
-                        t = gdb.lookup_type(tname)
-                    except gdb.error:
-                        continue
-                    for at in (b["hdr"] + b["size"] - t.sizeof, b["hdr"] - t.sizeof):
-                        rec = gdb.Value(at).cast(t.pointer()).dereference()
-                        for name in self.SITE_FIELDS:
-                            v = field(rec, name)
-                            if v is not None and int(v) and describe_symbol(int(v)):
-                                ret = int(v)
-                                break
-                        if ret:
-                            break
-                    if ret:
-                        break
-        except (gdb.error, gdb.MemoryError):
-            ret = None
-        if not ret:
-            print(f"  allocated at: heap debug level {h.debug}, but no allocation site found where the helpers "
-                  "look (HeapBlock.SITE_* in tools/gdb/memkern.py)")
+            t = gdb.lookup_type("struct heap_dbg")
+            rec = gdb.Value(b["payload"]).cast(t.pointer()).dereference()
+            size, alloc_pc, free_pc = int(rec["size"]), int(rec["alloc_pc"]), int(rec["free_pc"])
+        except (gdb.error, gdb.MemoryError) as e:
+            print(f"  allocated at: cannot read struct heap_dbg at {b['payload']:#x} ({e})")
             return
-        print(f"  allocated at: {ret:#x} {describe_symbol(ret) or ''}")
+        print(f"  debug record at {b['payload']:#x}: requested {size} bytes, caller's pointer "
+              f"{b['payload'] + t.sizeof:#x}")
+        print(f"  allocated at: {alloc_pc:#x} {describe_symbol(alloc_pc) or ''}")
+        if free_pc:
+            print(f"  freed at:     {free_pc:#x} {describe_symbol(free_pc) or ''}")
 
 
 # --- other helpers ------------------------------------------------------------------------------
