@@ -23,6 +23,7 @@
  * and it verifies that poison for the bytes it hands out again.
  */
 #include "heap_impl.h"
+#include "heap_cache.h"
 
 /* ----- the free lists and their bitmaps ----- */
 
@@ -164,18 +165,19 @@ static bool grow(struct heap *h, size_t need)
 
 /*
  * Gives back the whole pages at the top of the free block below the break,
- * keeping that block at least a minimum block (or removing it when the break
- * can land exactly on its header), and never going below floor_brk.
+ * keeping that block at least `keep` bytes and at least a minimum block (or
+ * removing it when keep is 0 and the break can land exactly on its header),
+ * and never going below floor_brk.
  * Returns the bytes given back (0 if sbrk refused: nothing changes then).
  */
-static size_t trim_top(struct heap *h)
+static size_t trim_top(struct heap *h, size_t keep)
 {
 	size_t page = h->env.page_size;
 	blk_t t = top_free_block(h);
 
-	if (!t)
+	if (!t || keep >= blk_size(t))
 		return 0;
-	uintptr_t cut = (t + 8 + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t cut = (t + 8 + keep + page - 1) & ~(uintptr_t)(page - 1);
 	if (cut - 8 != t && cut - 8 - t < HEAP_MIN_BLOCK)
 		cut += page;
 	if (cut < h->floor_brk)
@@ -289,7 +291,7 @@ static inline __attribute__((always_inline)) void *take(struct heap *h, blk_t b,
 
 /*
  * A used block of `size` whole bytes (payload + off aligned to align) from
- * the free lists, else from the top of the break, else from a grown break.
+ * the front cache (level 0, size <= HEAP_CACHE_MAX_BLOCK, align 16), the free lists, else from the top of the break, else from a grown break.
  * NULL with nothing changed when the break cannot grow.
  */
 static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h, size_t size, size_t align,
@@ -304,7 +306,20 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 	if (need >= HEAP_MAX_BRK)
 		return NULL;
 
+	if (!debug && size <= HEAP_CACHE_MAX_BLOCK && align == HEAP_ALIGN) {
+		unsigned c = cache_class(size);
+		if (h->cache_head[c]) {
+			void *p = cache_pop(h, c, size);
+			if (ALLOC_LIKELY(p))
+				return p;
+		}
+	}
 	blk_t b = find_free(h, need);
+	if (!b && h->cache_blocks) {
+		/* The cache must never make the break grow, nor an allocation fail. */
+		heap_cache_flush(h);
+		b = find_free(h, need);
+	}
 	if (!b) {
 		/* The rounding in find_free may pass over a top block that fits. */
 		blk_t top = top_free_block(h);
@@ -331,11 +346,35 @@ static __attribute__((noinline)) void *alloc_block_debug(struct heap *h, size_t 
 }
 
 /*
- * Frees used block b: merges it with free neighbours, lists the result and
- * trims the break if it is the top block and has grown past trim_threshold.
- * At debug levels the caller has poisoned b's body.
+ * Trim hysteresis: the top free block is given back only once it is bigger
+ * than trim_threshold and a quarter of the bytes in use, and a quarter of
+ * the bytes in use stays mapped above them, so a heap that drains and
+ * refills does not hand its pages back and fault them in again each round.
  */
-static void free_block(struct heap *h, blk_t b)
+static inline size_t trim_limit(const struct heap *h)
+{
+	size_t q = h->in_use_bytes / 4;
+	return q > h->env.trim_threshold ? q : h->env.trim_threshold;
+}
+
+/* Trims when the top free block is past trim_limit; the cache is flushed first. */
+static size_t maybe_trim(struct heap *h)
+{
+	blk_t t = top_free_block(h);
+
+	if (!t || blk_size(t) <= trim_limit(h))
+		return 0;
+	if (h->cache_blocks)
+		heap_cache_flush(h);
+	return trim_top(h, h->in_use_bytes / 4);
+}
+
+/*
+ * Frees used block b: merges it with free neighbours and lists the result;
+ * returns it (its size in *out). At debug levels the caller has poisoned
+ * b's body.
+ */
+static blk_t merge_block(struct heap *h, blk_t b, size_t *out)
 {
 	size_t size = blk_size(b);
 
@@ -366,8 +405,18 @@ static void free_block(struct heap *h, blk_t b)
 	blk_set_foot(b);
 	blk_set_prev_free(h, b + size, true);
 	list_insert(h, b);
-	if (b + size == heap_epilogue(h) && size > h->env.trim_threshold)
-		trim_top(h);
+	*out = size;
+	return b;
+}
+
+/* Frees used block b (merge_block), then trims if it ended on top past the limit. */
+static void free_block(struct heap *h, blk_t b)
+{
+	size_t size;
+
+	b = merge_block(h, b, &size);
+	if (b + size == heap_epilogue(h) && size > trim_limit(h))
+		maybe_trim(h);
 }
 
 /*
@@ -404,6 +453,11 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 	blk_t next = b + cur;
 	size_t avail = cur + (blk_is_free(next) ? blk_size(next) : 0);
 
+	if (avail < size && h->cache_blocks) {
+		/* next may be a cached block, and the break must not grow past the cache. */
+		heap_cache_flush(h);
+		avail = cur + (blk_is_free(next) ? blk_size(next) : 0);
+	}
 	if (avail < size) {
 		bool at_top = next == heap_epilogue(h) ||
 			      (blk_is_free(next) && blk_next(next) == heap_epilogue(h));
@@ -514,8 +568,12 @@ static inline __attribute__((always_inline)) enum ptr_kind classify_as(const str
 	pi->why = "no block header there";
 	if (!word_tag_ok(h, b, w) || (w & (HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) ||
 	    size < HEAP_MIN_BLOCK || size > heap_epilogue(h) - b) {
-		/* Level 2: a block waiting in the quarantine was freed already. */
-		bool waits = debug && h->debug >= 2 && word_tag_ok(h, b, w) &&
+		/*
+		 * A block waiting in the quarantine (level 2) or the front cache
+		 * (level 0) was freed already.
+		 */
+		(void)debug;
+		bool waits = h->debug != 1 && word_tag_ok(h, b, w) &&
 			     (w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) == HEAP_BLK_QUARANTINED &&
 			     size >= HEAP_MIN_BLOCK && size <= heap_epilogue(h) - b;
 		return waits ? PTR_FREED : PTR_BAD;
@@ -555,6 +613,14 @@ void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off)
 
 void heap_core_free(struct heap *h, blk_t b) { free_block(h, b); }
 
+void heap_core_release(struct heap *h, blk_t b)
+{
+	size_t size;
+	merge_block(h, b, &size);
+}
+
+size_t heap_core_maybe_trim(struct heap *h) { return maybe_trim(h); }
+
 void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t off)
 {
 	return large_alloc(h, size, align, off);
@@ -569,7 +635,7 @@ enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_i
 
 size_t heap_core_trim(struct heap *h)
 {
-	return trim_top(h);
+	return trim_top(h, 0);
 }
 
 /* Lays out the initial break [base, brk) as one free block (poisoned at debug levels). */
@@ -609,7 +675,14 @@ static inline void *malloc0(struct heap *h, size_t size)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
 		return large_alloc(h, size, HEAP_ALIGN, 0);
-	return alloc_block(h, block_size_for(size), HEAP_ALIGN, 0);
+	size_t bs = block_size_for(size);
+	/* The front cache's hit path, here so that it skips alloc_block's frame. */
+	if (bs <= HEAP_CACHE_MAX_BLOCK && h->cache_head[cache_class(bs)]) {
+		void *p = cache_pop(h, cache_class(bs), bs);
+		if (ALLOC_LIKELY(p))
+			return p;
+	}
+	return alloc_block(h, bs, HEAP_ALIGN, 0);
 }
 
 static inline void free0(struct heap *h, uintptr_t p)
@@ -619,7 +692,8 @@ static inline void free0(struct heap *h, uintptr_t p)
 
 	switch (classify(h, p, &pi)) {
 	case PTR_BLOCK:
-		free_block(h, pi.blk);
+		if (!cache_push(h, pi.blk))
+			free_block(h, pi.blk);
 		return;
 	case PTR_LARGE:
 		large_free(h, pi.large);

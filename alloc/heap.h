@@ -19,8 +19,29 @@
  *   growth      the break grows by at least grow_bytes (default 64 KiB), and
  *               starts at that size
  *   trim        when the free block at the top of the break exceeds
- *               trim_threshold (default 128 KiB), the break shrinks to the
- *               first page boundary that leaves it >= 32 bytes (or none)
+ *               max(trim_threshold (default 128 KiB), in_use_bytes / 4), the
+ *               break shrinks to the first page boundary that leaves that
+ *               block >= in_use_bytes / 4 (and >= 32 bytes, or no block);
+ *               heap_trim gives back everything above the top block's header
+ *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
+ *               (whole, header included) wait on a LIFO per 16-byte class,
+ *               at most HEAP_CACHE_DEPTH per class and HEAP_CACHE_BYTES
+ *               (32 KiB) in all, and a malloc of that class
+ *               takes one back without touching the TLSF lists. A cached
+ *               block keeps its place in the chain: marked HEAP_BLK_CACHED
+ *               (FREE clear), first payload word = next on its LIFO. It is
+ *               neither merged nor listed until the cache is flushed: before
+ *               the break grows, when an allocation would fail, before any
+ *               trim, by heap_trim and by heap_flush_quarantine. Counters:
+ *               cached blocks are not in used_blocks/in_use_bytes; in
+ *               struct heap they are in cache_blocks/cache_bytes only.
+ *               heap_get_stats flushes the cache first (merging, never
+ *               trimming), so every number it gives is that of the merged
+ *               heap (free_blocks, free_bytes, largest_free as without a
+ *               cache; in_use and used_blocks exclude freed blocks at once)
+ *               (struct heap's cache_blocks/cache_bytes say what it holds).
+ *               heap_walk gives cached blocks as HEAP_WALK_FREE, heap_leaks
+ *               skips them, heap_check verifies them.
  *
  * The brk region. Every header sits at 8 mod 16 so every payload is
  * 16-aligned; a block's size counts its header and runs to the next header:
@@ -101,8 +122,9 @@
 #define HEAP_BLK_FREE       0x1ull  /* this block is on a free list */
 #define HEAP_BLK_PREV_FREE  0x2ull  /* the block before it is free: its foot word is valid */
 #define HEAP_BLK_LARGE      0x4ull  /* a page-mapped large block (never in the brk region) */
-#define HEAP_BLK_SPARE      0x8ull  /* set only at debug level 2: see HEAP_BLK_QUARANTINED */
+#define HEAP_BLK_SPARE      0x8ull  /* level 2: HEAP_BLK_QUARANTINED; level 0: HEAP_BLK_CACHED */
 #define HEAP_BLK_QUARANTINED HEAP_BLK_SPARE  /* a freed brk block waiting in the quarantine */
+#define HEAP_BLK_CACHED     HEAP_BLK_SPARE   /* a freed brk block waiting in the front cache */
 #define HEAP_BLK_SIZE_MASK  0x0000fffffffffff0ull
 #define HEAP_BLK_TAG_SHIFT  48
 #define HEAP_TAG_MULT       0x9e3779b97f4a7c15ull
@@ -120,6 +142,12 @@
 #define HEAP_DEFAULT_LARGE_THRESHOLD  (128u * 1024)
 #define HEAP_DEFAULT_TRIM_THRESHOLD   (128u * 1024)
 #define HEAP_DEFAULT_GROW_BYTES       (64u * 1024)
+
+/* Level 0's front cache (see "cache" above). */
+#define HEAP_CACHE_MAX_BLOCK 1024   /* whole block bytes: requests up to 1016 */
+#define HEAP_CACHE_CLASSES  (HEAP_CACHE_MAX_BLOCK / HEAP_ALIGN - 1)  /* 32, 48, .. 1024 */
+#define HEAP_CACHE_DEPTH    32      /* blocks per class at most */
+#define HEAP_CACHE_BYTES    (32u * 1024)  /* whole block bytes cached in all, at most */
 
 #define HEAP_MAGIC          0x68656170u   /* "heap": struct heap after heap_init */
 
@@ -170,10 +198,12 @@ struct heap_env {
 	size_t page_size;          /* power of two, >= 64; 4096 on x86_64 */
 	size_t large_threshold;    /* requests >= this go to map_pages; 0 = 128 KiB */
 	/*
-	 * When the free block at the top of the break grows beyond this, the
-	 * break shrinks, leaving that block as small as page alignment allows
-	 * (or the break at its initial size). 0 = 128 KiB. Raised to grow_bytes
-	 * if smaller, so that one grow never invites an immediate trim.
+	 * When the free block at the top of the break grows beyond this and
+	 * beyond a quarter of in_use_bytes, the break shrinks, leaving that
+	 * block a quarter of in_use_bytes (page aligned; as small as alignment
+	 * allows when nothing is in use), never below the initial size.
+	 * 0 = 128 KiB. Raised to grow_bytes if smaller, so that one grow never
+	 * invites an immediate trim.
 	 */
 	size_t trim_threshold;
 	/*
@@ -275,13 +305,19 @@ struct heap {
 	size_t quarantine_bytes;     /* their whole block bytes; not in in_use_bytes */
 	struct heap_freed_large freed_large[HEAP_FREED_LARGE_RING];
 	unsigned freed_large_next;   /* next slot of that ring to overwrite */
+
+	/* Level 0's front cache: class c holds blocks of (c + 2) * 16 bytes. */
+	uintptr_t cache_head[HEAP_CACHE_CLASSES];   /* header address of the newest, 0 if none */
+	uint32_t cache_count[HEAP_CACHE_CLASSES];   /* blocks on each LIFO */
+	size_t cache_blocks;         /* cached blocks; in neither used_blocks nor free_blocks */
+	size_t cache_bytes;          /* their whole block bytes; in neither in_use nor free_bytes */
 };
 
 struct heap_stats {
 	size_t brk_bytes;      /* break - base; == in_use + free + quarantine + 16 (pad, epilogue) */
 	size_t in_use_bytes;   /* whole block bytes (header included) of used brk blocks */
 	size_t free_bytes;     /* whole block bytes of free brk blocks */
-	size_t largest_free;   /* whole bytes of the largest free brk block (0 if none) */
+	size_t largest_free;   /* whole bytes of the largest free brk block on a TLSF list (0 if none) */
 	size_t used_blocks;    /* used blocks in the brk region */
 	size_t free_blocks;    /* free blocks in the brk region */
 	size_t peak_in_use;    /* high-water mark of in_use_bytes + large_bytes */
@@ -369,19 +405,26 @@ size_t heap_usable_size_at(struct heap *h, void *p, uintptr_t caller);
 
 /*
  * Shrinks the break as far as the free block at its top allows (never below
- * the initial break), regardless of trim_threshold. At level 2 it first
- * empties the quarantine. Returns the bytes given back. For leak checks
+ * the initial break), regardless of trim_threshold and in_use_bytes. It first
+ * empties the quarantine (level 2) or the front cache (level 0). Returns the bytes given back. For leak checks
  * that want a canonical heap.
  */
 size_t heap_trim(struct heap *h);
 
 /*
  * Level 2: releases every block waiting in the quarantine (oldest first,
- * verifying its poison as it goes). Returns how many; 0 at other levels.
+ * verifying its poison as it goes). Level 0: releases every block in the
+ * front cache (merging each, then trimming as a free would). Returns how
+ * many; 0 at level 1.
  */
 size_t heap_flush_quarantine(struct heap *h);
 
-/* Fills *st from the counters; largest_free walks one free list. */
+/*
+ * Fills *st from the counters; largest_free walks one free list. At level 0
+ * it first flushes the front cache into the free lists (merging, never
+ * trimming: the break does not move), so the numbers are those of a heap
+ * without one, and two calls with nothing between agree.
+ */
 void heap_get_stats(struct heap *h, struct heap_stats *st);
 
 /*
@@ -389,7 +432,9 @@ void heap_get_stats(struct heap *h, struct heap_stats *st);
  * header to the epilogue exactly, headers carry valid tags, no two free
  * blocks touch, PREV_FREE bits and foot words agree, every free block is on
  * the list its size maps to and every listed block is free, the bitmaps match
- * the lists, the large list is sound, and all counters match.
+ * the lists, the large list is sound, the front cache is sound (every entry
+ * a tagged HEAP_BLK_CACHED block of its class, every such block on it, the
+ * counts per class and in all right), and all counters match.
  * Returns 0, or -1 with the first problem written into why (if why != NULL).
  * Reads only heap memory, follows no pointer it has not range-checked, and
  * bounds every list walk, so corruption gives a message, not a fault or hang.
@@ -414,6 +459,8 @@ int heap_check(struct heap *h, char *why, size_t len);
  * would return), its usable bytes, and HEAP_WALK_*. cb must not call into h.
  * At debug levels, used, large and quarantined blocks are given as the
  * pointer the caller got and the size it asked for (free blocks as before).
+ * At level 0 a block in the front cache is given as HEAP_WALK_FREE (its
+ * payload and usable bytes), as heap_get_stats counts it.
  */
 void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t size, int used),
 	       void *ctx);

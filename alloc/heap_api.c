@@ -102,7 +102,7 @@ void heap_core_pc(uintptr_t pc, char *buf, size_t len)
 static int locate(const struct heap *h, uintptr_t a, blk_t *out)
 {
 	blk_t end = heap_epilogue(h);
-	size_t steps = 0, limit = h->used_blocks + h->free_blocks + h->quarantine_blocks + 1;
+	size_t steps = 0, limit = h->used_blocks + h->free_blocks + h->quarantine_blocks + h->cache_blocks + 1;
 
 	*out = 0;
 	for (blk_t b = heap_first_blk(h); b < end;) {
@@ -340,7 +340,13 @@ size_t heap_usable_size(struct heap *h, void *p) { return heap_usable_size_at(h,
 size_t heap_flush_quarantine(struct heap *h)
 {
 	check_init(h);
-	return h->debug >= 2 ? heap_dbg_flush(h) : 0;
+	if (h->debug >= 2)
+		return heap_dbg_flush(h);
+	if (h->debug)
+		return 0;
+	size_t n = heap_cache_flush(h);
+	heap_core_maybe_trim(h);
+	return n;
 }
 
 size_t heap_trim(struct heap *h)
@@ -348,5 +354,7 @@ size_t heap_trim(struct heap *h)
 	check_init(h);
 	if (h->debug >= 2)
 		heap_dbg_flush(h);
+	else if (!h->debug)
+		heap_cache_flush(h);
 	return heap_core_trim(h);
 }

@@ -93,8 +93,9 @@ static bool on_its_list(const struct heap *h, blk_t b)
 
 static int check_blocks(const struct heap *h, char *why, size_t len)
 {
-	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0, nq = 0, q_bytes = 0;
-	uint64_t stray = HEAP_BLK_LARGE | (h->debug >= 2 ? 0 : HEAP_BLK_QUARANTINED);
+	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0, nq = 0, q_bytes = 0, nc = 0, c_bytes = 0;
+	/* SPARE means quarantined at level 2, cached at level 0, nothing at level 1. */
+	uint64_t stray = HEAP_BLK_LARGE | (h->debug == 1 ? HEAP_BLK_SPARE : 0);
 	blk_t end = heap_epilogue(h);
 	bool prev_free = false;
 
@@ -125,6 +126,12 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 				FAIL_DBG(heap_dbg_check_free(h, b, msg_, sizeof msg_));
 			nfree++;
 			free_bytes += size;
+		} else if ((w & HEAP_BLK_CACHED) && !h->debug) {
+			if (size > HEAP_CACHE_MAX_BLOCK || !heap_cache_holds(h, b))
+				FAIL("heap_check: block 0x%lx (size %zu) is marked cached but is not in the front cache",
+				     UL(b), size);
+			nc++;
+			c_bytes += size;
 		} else if (w & HEAP_BLK_QUARANTINED) {
 			FAIL_DBG(heap_dbg_check_block(h, blk_payload(b), b + size, true, msg_, sizeof msg_));
 			nq++;
@@ -156,9 +163,12 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	if (nq != h->quarantine_blocks || q_bytes != h->quarantine_bytes)
 		FAIL("heap_check: walk found %zu quarantined blocks / %zu bytes, counters say %zu / %zu", nq,
 		     q_bytes, h->quarantine_blocks, h->quarantine_bytes);
-	if (used_bytes + free_bytes + q_bytes + 16 != h->brk - h->base)
+	if (nc != h->cache_blocks || c_bytes != h->cache_bytes)
+		FAIL("heap_check: walk found %zu cached blocks / %zu bytes, counters say %zu / %zu", nc,
+		     c_bytes, h->cache_blocks, h->cache_bytes);
+	if (used_bytes + free_bytes + q_bytes + c_bytes + 16 != h->brk - h->base)
 		FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
-		     used_bytes + free_bytes + q_bytes + 16, (size_t)(h->brk - h->base));
+		     used_bytes + free_bytes + q_bytes + c_bytes + 16, (size_t)(h->brk - h->base));
 	return 0;
 }
 
@@ -224,7 +234,7 @@ int heap_check(struct heap *h, char *why, size_t len)
 	    h->brk < h->floor_brk || h->brk - h->base > HEAP_MAX_BRK)
 		FAIL("heap_check: region base 0x%lx floor 0x%lx brk 0x%lx is not sane", UL(h->base),
 		     UL(h->floor_brk), UL(h->brk));
-	if (check_lists(h, why, len, &listed) || check_blocks(h, why, len) ||
+	if (check_lists(h, why, len, &listed) || heap_cache_check(h, why, len) || check_blocks(h, why, len) ||
 	    check_quarantine(h, why, len) || check_large(h, why, len))
 		return -1;
 	if (listed != h->free_blocks)
@@ -259,7 +269,7 @@ void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t siz
 	blk_t end = heap_epilogue(h);
 	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
 		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_walk: corrupt block size");
-		if (blk_is_free(b)) {
+		if (blk_is_free(b) || (!h->debug && (word_at(b) & HEAP_BLK_CACHED))) {
 			cb(ctx, (void *)blk_payload(b), blk_size(b) - HEAP_OVERHEAD, HEAP_WALK_FREE);
 			continue;
 		}
@@ -313,9 +323,12 @@ size_t heap_leaks(struct heap *h, void (*cb)(void *ctx, const struct heap_block_
 void heap_get_stats(struct heap *h, struct heap_stats *st)
 {
 	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_get_stats: heap used before heap_init");
+	/* Level 0: the front cache is flushed first (merged, never trimmed). */
+	if (h->cache_blocks)
+		heap_cache_flush(h);
 	st->brk_bytes = h->brk - h->base;
 	st->in_use_bytes = h->in_use_bytes;
-	st->free_bytes = h->free_bytes;
+	st->free_bytes = h->free_bytes + h->cache_bytes;   /* + 0, unless a bad entry stopped the flush */
 	st->used_blocks = h->used_blocks;
 	st->free_blocks = h->free_blocks;
 	st->peak_in_use = h->peak_in_use;

@@ -129,6 +129,17 @@ static inline size_t block_size_for(size_t n)
 	return s < HEAP_MIN_BLOCK ? HEAP_MIN_BLOCK : s;
 }
 
+/* ----- level 0's front cache (heap_cache.c, the hot pair in heap.c) ----- */
+
+_Static_assert(HEAP_CACHE_MAX_BLOCK % HEAP_ALIGN == 0 && HEAP_CACHE_MAX_BLOCK >= HEAP_MIN_BLOCK,
+	       "cache classes are 16-byte steps from the minimum block");
+
+/* The class of a block of size whole bytes (HEAP_MIN_BLOCK .. HEAP_CACHE_MAX_BLOCK). */
+static inline unsigned cache_class(size_t size) { return (unsigned)(size / HEAP_ALIGN) - 2; }
+static inline size_t cache_class_size(unsigned c) { return ((size_t)c + 2) * HEAP_ALIGN; }
+/* The next block on a LIFO: the cached block's first payload word. */
+static inline blk_t cache_next(blk_t b) { return (blk_t)word_at(b + 8); }
+
 /* ----- debug levels: poison and canaries ----- */
 
 #define POISON64 (0x0101010101010101ull * HEAP_POISON_BYTE)
@@ -163,6 +174,10 @@ struct ptr_info {
 void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off);
 /* Frees used block b: merges, lists, maybe trims. At levels >= 1 b's body is already poison. */
 void heap_core_free(struct heap *h, blk_t b);
+/* Frees used block b: merges and lists it, never trims. */
+void heap_core_release(struct heap *h, blk_t b);
+/* Trims if the free block at the top is past the limit (as a free would); bytes given back. */
+size_t heap_core_maybe_trim(struct heap *h);
 /* Cuts used block b to size whole bytes; poison_tail: poison the part given back first. */
 void heap_core_shrink(struct heap *h, blk_t b, size_t size, bool poison_tail);
 /* Grows used block b to size whole bytes in place; false (nothing changed) if it cannot. */
@@ -175,6 +190,16 @@ size_t heap_core_trim(struct heap *h);
 void heap_core_setup(struct heap *h);
 /* What the core payload address p is (see heap.c); reads only inside the break. */
 enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi);
+
+/*
+ * heap_cache.c: level 0's front cache. Flush hands every cached block back
+ * to the TLSF lists (merged, never trimmed) and returns how many; check
+ * verifies the LIFOs for heap_check (0, or -1 with the finding in why).
+ */
+size_t heap_cache_flush(struct heap *h);
+int heap_cache_check(const struct heap *h, char *why, size_t len);
+/* Whether cached block b is on its class's LIFO (the LIFOs already checked). */
+bool heap_cache_holds(const struct heap *h, blk_t b);
 
 /* heap_api.c: reporting misuse. */
 void heap_core_report(struct heap *h, int kind, uintptr_t addr, const char *line);

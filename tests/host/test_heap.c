@@ -420,6 +420,12 @@ static void free_in_order(void **p, const size_t *order, size_t n)
 		if (i % 97 == 0)
 			HEAP_CLEAN();
 	}
+	/*
+	 * The front cache defers merging the small blocks it holds; once it
+	 * lets them go (as it does before any growth or trim) all is one block.
+	 */
+	HEAP_CLEAN();
+	heap_flush_quarantine(&H);
 	struct heap_stats s = stats();
 	HEAP_CLEAN();
 	CHECK_EQ_U(s.free_blocks, 1);
@@ -504,16 +510,27 @@ HTEST(trim_gives_the_break_back)
 	CHECK_EQ_U(heap_trim(&H), 0);
 	expect_empty();
 
-	/* Trimming above a used block keeps a small page-aligned remainder. */
+	/*
+	 * Trimming above a used block keeps a page-aligned remainder of a
+	 * quarter of the bytes in use (the hysteresis), and heap_trim the
+	 * smallest one.
+	 */
 	void *a = heap_malloc(&H, 100000), *b = heap_malloc(&H, 100);
 	void *c = heap_malloc(&H, 120000), *c2 = heap_malloc(&H, 120000);
 	REQUIRE(a && b && c && c2);
 	fill(a, 100000, 9);
 	fill(b, 100, 10);
+	size_t high = E.brk;
 	heap_free(&H, c);
 	heap_free(&H, c2);
 	HEAP_CLEAN();
 	struct heap_stats s = stats();
+	CHECK(E.brk < high);
+	CHECK(s.largest_free >= s.in_use_bytes / 4);
+	CHECK(s.largest_free < s.in_use_bytes / 4 + 2 * E.page);
+	CHECK(E.brk <= (size_t)((char *)b - E.base) + 100 + s.in_use_bytes / 4 + 2 * E.page);
+	CHECK(heap_trim(&H) > 0);
+	s = stats();
 	CHECK(s.largest_free < 2 * E.page);
 	CHECK(E.brk <= (size_t)((char *)b - E.base) + 100 + 2 * E.page);
 	CHECK(filled(a, 100000, 9) && filled(b, 100, 10));
@@ -640,6 +657,9 @@ HTEST(trim_never_leaves_a_sliver)
 	REQUIRE(c);
 	CHECK_EQ_U((uintptr_t)c, t + 8);
 	heap_free(&H, c);
+	HEAP_CLEAN();
+	/* The free trimmed, keeping a quarter of a's bytes; heap_trim cuts to the minimum. */
+	heap_trim(&H);
 	HEAP_CLEAN();
 	/* The boundary right after t would leave 16 bytes: it goes one page further. */
 	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES + 2 * pg);

@@ -61,6 +61,8 @@ HTEST(out_of_memory_and_back)
 	for (size_t i = 0; i < n2; i++)
 		heap_free(&H, p[i]);
 	expect_empty();
+	/* The front cache may still hold (and pin) up to 32 KiB of small blocks. */
+	heap_trim(&H);
 	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
 }
 
@@ -288,9 +290,9 @@ HTEST(walk_visits_blocks_in_order)
 		p[i] = heap_malloc(&H, (size_t)(i % 3 == 0 ? 200000 : 10 + i * 13));
 	for (int i = 0; i < 200; i += 5)
 		heap_free(&H, p[i]);
+	struct heap_stats s = stats();   /* first: it flushes the front cache */
 	struct walk_state w = { 0 };
 	heap_walk(&H, walk_cb, &w);
-	struct heap_stats s = stats();
 	CHECK_EQ_U(w.errors, 0);
 	CHECK_EQ_U(w.used, s.used_blocks);
 	CHECK_EQ_U(w.free, s.free_blocks);
@@ -337,6 +339,136 @@ HTEST(leaks_lists_live_blocks)
 	expect_empty();
 }
 
+/* ----- level 0's front cache ----- */
+
+static void count_walk_kinds(void *ctx, void *p, size_t size, int used)
+{
+	(void)p;
+	(void)size;
+	((size_t *)ctx)[used]++;
+}
+
+HTEST(front_cache_reuses_checks_and_reports)
+{
+	char why[256];
+
+	setup();
+	struct heap_stats base = stats();
+	void *keep = heap_malloc(&H, 5000);
+	void *a = heap_malloc(&H, 100), *b = heap_malloc(&H, 100), *c = heap_malloc(&H, 2000);
+	REQUIRE(keep && a && b && c);
+	size_t ua = heap_usable_size(&H, a);
+
+	/* A small free goes to the cache: not in use any more; a walk says free. */
+	size_t free_before = H.free_blocks;
+	heap_free(&H, a);
+	HEAP_CLEAN();
+	CHECK_EQ_U(H.cache_blocks, 1);
+	CHECK_EQ_U(H.cache_bytes, ua + HEAP_OVERHEAD);
+	CHECK_EQ_U(H.used_blocks, 3);
+	CHECK_EQ_U(H.free_blocks, free_before);
+	size_t kinds[4] = { 0 };
+	heap_walk(&H, count_walk_kinds, kinds);
+	CHECK_EQ_U(kinds[HEAP_WALK_USED], 3);
+	CHECK_EQ_U(kinds[HEAP_WALK_FREE], H.free_blocks + 1);
+
+	/* A second free of a cached block is a double free, and changes nothing. */
+	int reports = E.reports;
+	heap_free(&H, a);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_DOUBLE_FREE);
+	CHECK_EQ_U(E.last_addr, (uintptr_t)a);
+	CHECK(strstr(E.last_line, "heap: double free of ") != NULL && strstr(E.last_line, hex(a)) != NULL);
+	CHECK(heap_realloc(&H, a, 10) == NULL);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_INVALID_PTR);
+	CHECK(strstr(E.last_line, "(a freed block)") != NULL);
+	CHECK_EQ_U(heap_usable_size(&H, a), 0);
+	CHECK_EQ_U(E.reports, reports + 3);
+	CHECK_EQ_U(H.cache_blocks, 1);
+	HEAP_CLEAN();
+
+	/* The same class hands the same block back (LIFO), no split, no merge. */
+	void *a2 = heap_malloc(&H, 90);
+	CHECK(a2 == a);
+	CHECK_EQ_U(H.cache_blocks, 0);
+	HEAP_CLEAN();
+
+	/* heap_check verifies the cache: a link overwritten after free is found. */
+	heap_free(&H, a2);
+	heap_free(&H, b);
+	HEAP_CLEAN();
+	uint64_t *link = (uint64_t *)b, saved = *link;
+	*link = (uint64_t)(uintptr_t)c - 8;   /* a used block of another class */
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	CHECK(strstr(why, "front cache") != NULL);
+	printf("# found: %s\n", why);
+	*link = 0;                            /* a truncated LIFO: counts disagree */
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	CHECK(strstr(why, "front cache class") != NULL);
+	printf("# found: %s\n", why);
+	*link = saved;
+	HEAP_CLEAN();
+	/* A cached block's header flipped to another class: not on its LIFO. */
+	uint64_t *hdr = (uint64_t *)((char *)b - 8), hsaved = *hdr;
+	*hdr ^= 0x10;
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	printf("# found: %s\n", why);
+	*hdr = hsaved;
+	HEAP_CLEAN();
+
+	/* malloc never hands out a corrupted entry: it reports and goes on. */
+	*link = (uint64_t)(uintptr_t)c - 8;
+	void *x = heap_malloc(&H, 100);   /* b, whose link is bad */
+	CHECK(x == b);
+	reports = E.reports;
+	void *y = heap_malloc(&H, 100);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_WRITE_AFTER_FREE);
+	CHECK(strstr(E.last_line, "front cache entry") != NULL);
+	CHECK(y && y != c);
+	CHECK(heap_check(&H, why, sizeof why) == -1);   /* a2 is lost: still marked cached */
+	printf("# found: %s\n", why);
+	/* Repair by hand what the report left: a2 back on its LIFO, counters as they were. */
+	H.cache_head[(ua + HEAP_OVERHEAD) / HEAP_ALIGN - 2] = (uintptr_t)a2 - 8;
+	*(uint64_t *)a2 = 0;
+	H.cache_count[(ua + HEAP_OVERHEAD) / HEAP_ALIGN - 2] = 1;
+	HEAP_CLEAN();
+
+	/* Bytes in use come back exactly; heap_trim empties the cache first. */
+	heap_free(&H, x);
+	heap_free(&H, y);
+	heap_free(&H, c);
+	heap_free(&H, keep);
+	CHECK(H.cache_blocks > 0);
+	CHECK_EQ_U(H.used_blocks, base.used_blocks);
+	CHECK_EQ_U(H.in_use_bytes, base.in_use_bytes);
+	/* heap_get_stats flushes: the numbers are those of the merged heap. */
+	struct heap_stats s = stats();
+	CHECK_EQ_U(H.cache_blocks, 0);
+	CHECK_EQ_U(s.free_blocks, 1);
+	CHECK_EQ_U(s.brk_bytes, s.in_use_bytes + s.free_bytes + 16);
+	CHECK(stats_equal(stats(), s));
+	heap_trim(&H);
+	CHECK_EQ_U(stats().brk_bytes, base.brk_bytes);
+	expect_empty();
+
+	/* Bounded: HEAP_CACHE_DEPTH per class, HEAP_CACHE_BYTES in all. */
+	static void *p[200];
+	for (int i = 0; i < 200; i++)
+		REQUIRE(p[i] = heap_malloc(&H, i < 100 ? 40 : 1000));
+	for (int i = 0; i < 200; i++)
+		heap_free(&H, p[i]);
+	HEAP_CLEAN();
+	size_t held = H.cache_blocks;
+	CHECK(held > 0 && held <= 2 * HEAP_CACHE_DEPTH);
+	CHECK(H.cache_bytes <= HEAP_CACHE_BYTES);
+	CHECK_EQ_U(heap_flush_quarantine(&H), held);
+	CHECK_EQ_U(H.cache_blocks, 0);
+	HEAP_CLEAN();
+	heap_trim(&H);
+	expect_empty();
+}
+
 int main(int argc, char **argv)
 {
 	seed_from(argc, argv, "test_heap_misuse");
@@ -347,6 +479,7 @@ int main(int argc, char **argv)
 	HRUN(check_finds_corruption);
 	HRUN(walk_visits_blocks_in_order);
 	HRUN(leaks_lists_live_blocks);
+	HRUN(front_cache_reuses_checks_and_reports);
 	env_close();
 	return htest_done();
 }

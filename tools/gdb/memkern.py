@@ -734,9 +734,13 @@ class Heap:
             except gdb.MemoryError:
                 return out, f"cannot read the header at {b:#x}"
             size = w & D.HEAP_BLK_SIZE_MASK
+            # SPARE marks a freed block held back: in the front cache at debug
+            # level 0, in the quarantine at level 2 (alloc/heap.h).
+            held = bool(w & D.HEAP_BLK_SPARE) and not (w & D.HEAP_BLK_FREE)
             blk = {"hdr": b, "payload": b + 8, "size": size, "usable": size - 8, "word": w,
                    "free": bool(w & D.HEAP_BLK_FREE), "prev_free": bool(w & D.HEAP_BLK_PREV_FREE),
-                   "tag_ok": self.tag_ok(b, w), "large": False}
+                   "tag_ok": self.tag_ok(b, w), "large": False,
+                   "held": ("quarantined" if self.debug >= 2 else "cached") if held else None}
             if size < D.HEAP_MIN_BLOCK or b + size > end:
                 return out, f"header at {b:#x} holds size {size} (word {w:#x}): corrupt"
             out.append(blk)
@@ -802,7 +806,7 @@ checked against the heap's own counters, and a fragmentation figure:
         if not quiet:
             print(f"  {'payload':<18}  {'block':>9}  {'usable':>9}  state")
             for b in blocks + large:
-                state = "large" if b["large"] else "free" if b["free"] else "used"
+                state = ("large" if b["large"] else "free" if b["free"] else b.get("held") or "used")
                 extra = []
                 if b["large"]:
                     extra.append(f"run {b['run']:#x} +{b['run_bytes']:#x}")
@@ -814,7 +818,8 @@ checked against the heap's own counters, and a fragmentation figure:
                       + ("  (" + ", ".join(extra) + ")" if extra else ""))
         if problem:
             print(f"walk stopped: {problem}")
-        used = [b for b in blocks if not b["free"]]
+        used = [b for b in blocks if not b["free"] and not b.get("held")]
+        held = [b for b in blocks if b.get("held")]
         free = [b for b in blocks if b["free"]]
         used_bytes, free_bytes = sum(b["size"] for b in used), sum(b["size"] for b in free)
         largest = max((b["size"] for b in free), default=0)
@@ -822,6 +827,9 @@ checked against the heap's own counters, and a fragmentation figure:
         print(f"totals: used {len(used)} blocks {used_bytes} bytes; free {len(free)} blocks {free_bytes} bytes "
               f"(largest {largest}); large {len(large)} blocks {large_bytes} bytes mapped; "
               f"brk {h.brk - h.base} bytes")
+        if held:
+            print(f"held back (freed, not yet merged): {len(held)} blocks {sum(b['size'] for b in held)} bytes "
+                  f"({held[0]['held']}); the counters leave them out of used and free")
         print(frag_text(free_bytes, largest))
         c = h.counters()
         mine = {"in_use_bytes": used_bytes, "free_bytes": free_bytes, "used_blocks": len(used),

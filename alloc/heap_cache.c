@@ -1,0 +1,109 @@
+/*
+ * alloc/heap_cache.c - level 0's front cache, the slow half: flushing it
+ * back into the TLSF lists and checking it for heap_check. The hot half
+ * (push in heap_free, pop in the allocation path) is in heap.c, inlined.
+ *
+ * A cached block is a used block in the chain of headers (FREE clear, so its
+ * neighbours do not merge with it and the next header's PREV_FREE is clear)
+ * marked HEAP_BLK_CACHED, with the next block of its LIFO in its first
+ * payload word. heap.h says when the cache is flushed and how it is counted.
+ */
+#include "heap_impl.h"
+
+#define UL(x) ((unsigned long)(x))
+
+#define FAIL(...)                                           \
+	do {                                                \
+		if (why && len)                             \
+			snprintf(why, len, __VA_ARGS__);    \
+		return -1;                                  \
+	} while (0)
+
+/* Whether b can be an entry of class c: inside the break, tagged, CACHED, of that size. */
+static bool plausible_cached(const struct heap *h, blk_t b, unsigned c)
+{
+	size_t size = cache_class_size(c);
+
+	if ((b & 15) != 8 || b < heap_first_blk(h) || b >= heap_epilogue(h) || size > heap_epilogue(h) - b)
+		return false;
+	uint64_t w = word_at(b);
+	return word_tag_ok(h, b, w) && (w & (LOW48 & ~HEAP_BLK_PREV_FREE)) == (size | HEAP_BLK_CACHED);
+}
+
+size_t heap_cache_flush(struct heap *h)
+{
+	size_t n = 0;
+
+	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++) {
+		blk_t b = h->cache_head[c];
+		uint32_t left = h->cache_count[c];
+		size_t size = cache_class_size(c);
+
+		/* Detach the LIFO first: releasing a block may trim, which flushes. */
+		h->cache_head[c] = 0;
+		h->cache_count[c] = 0;
+		for (; b && left; left--) {
+			if (!plausible_cached(h, b, c)) {
+				char line[160];
+				snprintf(line, sizeof line,
+					 "heap: write after free: front cache entry 0x%lx (class of %zu bytes) is not a cached block",
+					 UL(b), size);
+				heap_core_report(h, HEAP_ERR_WRITE_AFTER_FREE, b + 8, line);
+				break;
+			}
+			blk_t next = cache_next(b);
+			h->cache_blocks--;
+			h->cache_bytes -= size;
+			/* Back to a used block, then freed the ordinary way (merged, listed). */
+			blk_write(h, b, size, word_at(b) & HEAP_BLK_PREV_FREE);
+			h->used_blocks++;
+			h->in_use_bytes += size;
+			heap_core_release(h, b);
+			n++;
+			b = next;
+		}
+	}
+	return n;
+}
+
+bool heap_cache_holds(const struct heap *h, blk_t b)
+{
+	unsigned c = cache_class(blk_size(b));
+	uint32_t n = 0;
+
+	for (blk_t e = h->cache_head[c]; e && n < h->cache_count[c]; e = cache_next(e), n++)
+		if (e == b)
+			return true;
+	return false;
+}
+
+int heap_cache_check(const struct heap *h, char *why, size_t len)
+{
+	size_t blocks = 0, bytes = 0;
+
+	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++) {
+		uint32_t n = 0;
+		if (h->cache_count[c] > HEAP_CACHE_DEPTH)
+			FAIL("heap_check: front cache class %u (%zu bytes) counts %u blocks, more than %u", c,
+			     cache_class_size(c), h->cache_count[c], HEAP_CACHE_DEPTH);
+		for (blk_t b = h->cache_head[c]; b; b = cache_next(b)) {
+			if (h->debug)
+				FAIL("heap_check: front cache holds 0x%lx at debug level %u", UL(b), h->debug);
+			if (!plausible_cached(h, b, c))
+				FAIL("heap_check: front cache class %u (%zu bytes) holds 0x%lx, not a cached block of that size (header 0x%lx)",
+				     c, cache_class_size(c), UL(b),
+				     UL(b >= heap_first_blk(h) && b < heap_epilogue(h) && (b & 7) == 0 ? word_at(b) : 0));
+			if (++n > h->cache_count[c])
+				FAIL("heap_check: front cache class %u holds more than the %u blocks counted (a cycle?)",
+				     c, h->cache_count[c]);
+		}
+		if (n != h->cache_count[c])
+			FAIL("heap_check: front cache class %u holds %u blocks, counted %u", c, n, h->cache_count[c]);
+		blocks += n;
+		bytes += n * cache_class_size(c);
+	}
+	if (blocks != h->cache_blocks || bytes != h->cache_bytes)
+		FAIL("heap_check: front cache holds %zu blocks / %zu bytes, counters say %zu / %zu", blocks, bytes,
+		     h->cache_blocks, h->cache_bytes);
+	return 0;
+}

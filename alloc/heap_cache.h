@@ -1,0 +1,107 @@
+/*
+ * alloc/heap_cache.h - private to alloc/heap.c: the hot half of level 0's
+ * front cache (see "cache" in heap.h), inlined into heap_malloc and
+ * heap_free. The slow half (flush, check) is heap_cache.c.
+ */
+#ifndef ALLOC_HEAP_CACHE_H
+#define ALLOC_HEAP_CACHE_H
+
+#include "heap_impl.h"
+
+/*
+ * Level 0: takes the newest block off class c's LIFO (size whole bytes). The
+ * entry is checked first (inside the break, tagged, CACHED, of that size):
+ * a write after free that overwrote a link is reported and the LIFO dropped
+ * (heap_check then names the blocks lost), never handed out: NULL then.
+ */
+static inline void *cache_pop(struct heap *h, unsigned c, size_t size)
+{
+	blk_t b = h->cache_head[c];
+	uint64_t w;
+
+	if (ALLOC_UNLIKELY((b & 15) != 8 || b < heap_first_blk(h) || b + size > heap_epilogue(h) ||
+			   ((w = word_at(b)) & (LOW48 & ~HEAP_BLK_PREV_FREE)) != (size | HEAP_BLK_CACHED) ||
+			   !word_tag_ok(h, b, w))) {
+		char line[160];
+		snprintf(line, sizeof line,
+			 "heap: write after free: front cache entry 0x%lx (class of %zu bytes) is not a cached block",
+			 (unsigned long)b, size);
+		h->cache_head[c] = 0;
+		h->cache_count[c] = 0;
+		heap_core_report(h, HEAP_ERR_WRITE_AFTER_FREE, b + 8, line);
+		return NULL;
+	}
+	h->cache_head[c] = cache_next(b);
+	h->cache_count[c]--;
+	h->cache_blocks--;
+	h->cache_bytes -= size;
+	blk_write(h, b, size, w & HEAP_BLK_PREV_FREE);
+	h->in_use_bytes += size;
+	h->used_blocks++;
+	if (h->in_use_bytes + h->large_bytes > h->peak_in_use)
+		h->peak_in_use = h->in_use_bytes + h->large_bytes;
+	return (void *)blk_payload(b);
+}
+
+/*
+ * Whether freeing used block b (size bytes) would leave a free block on top
+ * of the break big enough to trim: such a free bypasses the front cache, so
+ * that a cached block never pins pages a plain free would give back.
+ */
+static inline bool free_would_trim(const struct heap *h, blk_t b, size_t size)
+{
+	blk_t n = b + size, e = heap_epilogue(h);
+	size_t top = size, q = (h->in_use_bytes - size) / 4;
+
+	if (n != e) {
+		uint64_t wn = word_at(n);
+		if (!word_is_free(wn) || n + word_size(wn) != e)
+			return false;
+		top += word_size(wn);
+	}
+	if (blk_prev_is_free(b))
+		top += blk_size(blk_prev_phys(b));
+	return top > h->env.trim_threshold && top > q;
+}
+
+/*
+ * Whether b (size bytes) should rather be merged at once: it touches a free
+ * block that is not the top of the break. Caching it would keep that free
+ * extent cut in two, which is what costs footprint (churn: +0.02 when every
+ * small free was cached); a block between used blocks, or below the top
+ * free block (the malloc/free pair that splits and re-merges the top), is
+ * cached.
+ */
+static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t size)
+{
+	if (blk_prev_is_free(b))
+		return true;
+	blk_t n = b + size;
+	uint64_t wn = word_at(n);
+	return word_is_free(wn) && n + word_size(wn) != heap_epilogue(h);
+}
+
+/* Level 0: puts used block b on its class's LIFO if the cache has room; false if not. */
+static inline bool cache_push(struct heap *h, blk_t b)
+{
+	size_t size = blk_size(b);
+	size_t bytes = h->cache_bytes + size;
+
+	if (size > HEAP_CACHE_MAX_BLOCK)
+		return false;
+	unsigned c = cache_class(size);
+	if (h->cache_count[c] >= HEAP_CACHE_DEPTH ||
+	    bytes > HEAP_CACHE_BYTES || free_would_merge_inside(h, b, size) || free_would_trim(h, b, size))
+		return false;
+	set_word_at(b + 8, h->cache_head[c]);
+	blk_write(h, b, size, HEAP_BLK_CACHED | (word_at(b) & HEAP_BLK_PREV_FREE));
+	h->cache_head[c] = b;
+	h->cache_count[c]++;
+	h->cache_blocks++;
+	h->cache_bytes = bytes;
+	h->used_blocks--;
+	h->in_use_bytes -= size;
+	return true;
+}
+
+#endif /* ALLOC_HEAP_CACHE_H */
