@@ -1,7 +1,7 @@
 /*
  * kernel/arch/x86_64/idt.c - the Interrupt Descriptor Table: all 256 vectors
  * are interrupt gates into isr.S: 0..31 the exceptions, 32..47 the PIC's
- * IRQs (only COM1's is ever unmasked), the rest one "spurious" stub.
+ * IRQs (only COM1's is ever unmasked), the rest one shared "spurious" entry.
  */
 #include "cpu.h"
 #include "gdt.h"

@@ -1,6 +1,6 @@
 /*
- * kernel/arch/x86_64/isr.S - entry stubs for the 32 exception vectors.
- * Each stub makes the stack look the same (a dummy error code where the CPU
+ * kernel/arch/x86_64/isr.S - entry points for the 32 exception vectors.
+ * Each entry point makes the stack look the same (a dummy error code where the CPU
  * pushes none, then the vector number), saves every general register, and
  * calls trap_dispatch(struct trap_frame *). The layout pushed here is
  * struct trap_frame in trap.h: keep the two in step. Vectors 32..255 are
@@ -59,7 +59,7 @@ ISR_NOERR 31
 .irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
 ISR_NOERR \n
 .endr
-/* Vectors 48..255 share one stub: nothing should arrive there (memkern
+/* Vectors 48..255 share one entry point: nothing should arrive there (memkern
  * programs nothing to use them); if firmware left a source armed, it is
  * counted as "vector 255" and ignored. */
 	.global isr_spurious
