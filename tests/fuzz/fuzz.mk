@@ -17,6 +17,9 @@ FUZZ_PARALLEL ?=
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_NAMES   := heap buddy memmap
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
+# fuzz_heap is fuzz_heap.c plus these parts (fuzz_heap_<part>.c, sharing fuzz_heap.h).
+FUZZ_HEAP_PARTS := env shadow ops misuse
+FUZZ_HEAP_OBJ   := $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/fuzz_heap_%.o,$(FUZZ_HEAP_PARTS))
 
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -fno-omit-frame-pointer -MMD -MP $(FUZZ_SAN)
@@ -45,6 +48,8 @@ $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
 
+$(FUZZ_DIR)/fuzz_heap: $(FUZZ_HEAP_OBJ)
+
 fuzz: fuzz-build
 	@tests/fuzz/run-fuzz --build $(BUILD) --seconds $(FUZZ_SECONDS) $(if $(filter 1,$(FUZZ_PARALLEL)),--parallel) \
 		$(FUZZ_TARGETS) -- $(FUZZ_FLAGS)
@@ -60,4 +65,4 @@ fuzz-corpus: fuzz-build
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
 
--include $(FUZZ_LIB_OBJ:.o=.d) $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.d,$(FUZZ_NAMES))
+-include $(FUZZ_LIB_OBJ:.o=.d) $(patsubst %,$(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.d,$(FUZZ_NAMES)) $(FUZZ_HEAP_OBJ:.o=.d)

@@ -1,0 +1,187 @@
+/*
+ * tests/fuzz/fuzz_heap.h - private to the fuzz_heap harness: its limits, the
+ * environment's and the shadow's state, and what its files share. See
+ * fuzz_heap.c for what the harness does.
+ */
+#ifndef FUZZ_HEAP_H
+#define FUZZ_HEAP_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../alloc/heap.h"
+
+#ifndef FUZZ_HEAP_DEBUG
+#define FUZZ_HEAP_DEBUG 0   /* 1 when struct heap_env has .debug (fuzz.mk probes for it) */
+#endif
+
+#define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
+
+#define NSLOTS   64
+#define MAXRUNS  (NSLOTS + 16)
+#define MAX_OPS  3000
+#define RING     40          /* freed pointers remembered for delayed double frees */
+#define SNAP_MAX (1 * MiB)   /* the break is compared byte for byte across misuse up to this size */
+#define PAT_BIT  (1ull << 47)
+#define JUNK     0xa5
+
+/* ----- failing loudly, with the recent operations (fuzz_heap_env.c) ----- */
+
+extern int verbose;          /* FUZZ_VERBOSE: print every trace line as it is made */
+extern unsigned op_index;    /* the operation running, for the MISMATCH line */
+
+void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void trace_reset(void);
+void fail(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+#define FAIL(...) fail(__FILE__, __LINE__, __VA_ARGS__)
+#define ENSURE(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
+
+/* ----- reading the input ----- */
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline uint8_t u8(struct in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static inline uint16_t u16(struct in *in) { return (uint16_t)(u8(in) | u8(in) << 8); }
+static inline uint32_t u32(struct in *in) { return (uint32_t)u16(in) | (uint32_t)u16(in) << 16; }
+static inline uint64_t u64(struct in *in) { return (uint64_t)u32(in) | (uint64_t)u32(in) << 32; }
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+
+/* ----- the environment (fuzz_heap_env.c) ----- */
+
+struct frun {
+	char *p;          /* what map_pages returned */
+	size_t bytes;     /* what it was asked for */
+	char *m;          /* the whole mapping, guards included */
+	size_t mbytes;
+};
+
+struct fenv {
+	char *map;             /* the reservation: guard page, region, guard */
+	size_t map_bytes;
+	char *base;            /* start of the break region */
+	size_t hpage;          /* the heap's page_size */
+	size_t hostpage;
+	size_t brk;            /* bytes from base */
+	size_t rw;             /* bytes from base currently readable and writable */
+	size_t cap;            /* sbrk refuses to pass this */
+	bool refuse_shrink;    /* sbrk refuses to move down */
+	bool fail_sbrk;        /* the next growing sbrk fails (one shot) */
+	bool fail_map;         /* the next map_pages fails (one shot) */
+	size_t large_cap;      /* map_pages refuses beyond this many mapped bytes */
+	size_t mapped;
+	struct frun runs[MAXRUNS];
+	unsigned nruns;
+	unsigned reports;
+	int last_kind;
+	uintptr_t last_addr;
+	char last_line[200];
+};
+
+extern struct fenv E;
+extern struct heap H;        /* the heap under test (fuzz_heap.c) */
+
+void *f_sbrk(void *ctx, intptr_t delta);
+void *f_map(void *ctx, size_t bytes);
+void f_unmap(void *ctx, void *p, size_t bytes);
+void f_report(void *ctx, int kind, uintptr_t addr, const char *line);
+void env_open(void);         /* the reservation, once E's page sizes and cap are set */
+void env_close(void);
+bool in_brk(const void *p);
+
+/* ----- the shadow and its checks (fuzz_heap_shadow.c) ----- */
+
+struct slot {
+	char *p;          /* NULL: empty */
+	size_t req;       /* bytes asked for */
+	size_t usable;    /* what heap_usable_size said */
+	uint64_t id;      /* pattern seed */
+	bool large;       /* a mapped run, not in the break */
+};
+
+/* What the heap was configured with, with its documented defaults filled in. */
+struct fcfg {
+	size_t lt, grow;
+	bool map;
+};
+
+extern struct slot S[NSLOTS];
+extern uint64_t next_id;
+extern uintptr_t ring[RING];   /* recently freed pointers */
+extern unsigned ring_n;
+extern bool have_report;       /* a report callback was installed */
+extern struct fcfg cfg;
+
+/*
+ * The pattern loops are the harness's hottest code and tell libFuzzer
+ * nothing: keep coverage instrumentation (comparison tracing) out of them.
+ */
+#define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
+
+/* "Nothing changed": stats, environment and every byte of the break. */
+struct snapshot {
+	struct heap_stats st;
+	size_t brk, mapped;
+	unsigned nruns;
+	bool bytes;
+};
+
+void shadow_reset(void);
+NO_COVERAGE void fill(const struct slot *s);
+NO_COVERAGE size_t first_nonzero(const char *p, size_t bytes);
+void verify_bytes(unsigned i, const char *p, uint64_t id, size_t bytes, const char *when);
+void verify_slot(unsigned i, const char *when);
+void ring_push(void *p);
+bool is_live(uintptr_t p);
+struct heap_stats stats(void);
+size_t block_bytes(size_t n);
+bool goes_large(size_t size);
+bool must_succeed(size_t size, size_t align);
+void check_state(const char *after);
+void verify_all(const char *after);
+void take_snapshot(struct snapshot *s);
+void same_as_snapshot(const struct snapshot *s, const char *what);
+void adopt(unsigned i, char *p, size_t req, size_t align, const char *how);
+
+/* ----- operations (fuzz_heap_ops.c, fuzz_heap_misuse.c) ----- */
+
+size_t gen_size(struct in *in);
+void do_free_slot(unsigned i, const char *why);
+void op_malloc(struct in *in, unsigned i);
+void op_calloc(struct in *in, unsigned i);
+void op_memalign(struct in *in, unsigned i);
+void op_realloc(struct in *in, unsigned i);
+void op_trim(void);
+void op_usable(unsigned i);
+void op_bogus(struct in *in, int fn);
+void op_double_free(unsigned i);
+
+#endif
