@@ -1,0 +1,260 @@
+"""tools/gdb/memkern_heap.py - the heap and heapblock commands: the kmalloc heap.
+
+Heap reads struct heap heap (kernel/kheap.c) and walks its blocks the way
+heap_walk does (the brk region, then the large list); heap prints them with
+totals and fragmentation, heapblock finds the block holding an address.
+Loaded (and registered) through tools/gdb/memkern.py.
+"""
+import struct
+
+import gdb
+
+import memkern_defs as D
+from memkern_mem import MASK64, VirtMem, _need_target, describe_symbol, field, kernel_symbol, kib, parse_addr, \
+    read_virt, unreadable
+
+
+class Heap:
+    """struct heap heap (kernel/kheap.c) and a walk of its blocks, like heap_walk."""
+
+    def __init__(self):
+        _need_target()
+        self.v = kernel_symbol("heap", "kernel/kheap.c")
+        unreadable(self.v, "heap")
+        self.magic = int(self.v["magic"])
+        self.ready = self.magic == D.HEAP_MAGIC
+        self.debug = int(self.v["debug"])
+        self.base, self.brk = int(self.v["base"]), int(self.v["brk"])
+        self.floor_brk = int(field(self.v, "floor_brk", self.base))
+        self.secret = int(self.v["secret"]) & MASK64
+        self.mem = VirtMem()
+
+    def counters(self):
+        names = ("in_use_bytes", "free_bytes", "used_blocks", "free_blocks", "peak_in_use", "large_blocks",
+                 "large_bytes", "sbrk_calls")
+        return {n: int(self.v[n]) for n in names if field(self.v, n) is not None}
+
+    def tag_ok(self, b, w):
+        return (w >> D.HEAP_BLK_TAG_SHIFT) == D.heap_tag(b, w & ((1 << 48) - 1), self.secret)
+
+    def blocks(self):
+        """brk blocks in address order: dicts with hdr, payload, size, usable, free, prev_free, tag_ok.
+        Returns (blocks, problem or None); stops at the first thing that makes no sense."""
+        out = []
+        b, end = self.base + 8, self.brk - 8
+        limit = (self.brk - self.base) // D.HEAP_MIN_BLOCK + 2
+        while b != end:
+            if len(out) > limit or b > end:
+                return out, f"walk ran past the epilogue at {end:#x} (at {b:#x})"
+            try:
+                w = self.mem.u64(b)
+            except gdb.MemoryError:
+                return out, f"cannot read the header at {b:#x}"
+            size = w & D.HEAP_BLK_SIZE_MASK
+            # SPARE marks a freed block held back: in the front cache at debug
+            # level 0, in the quarantine at level 2 (alloc/heap.h).
+            held = bool(w & D.HEAP_BLK_SPARE) and not (w & D.HEAP_BLK_FREE)
+            blk = {"hdr": b, "payload": b + 8, "size": size, "usable": size - 8, "word": w,
+                   "free": bool(w & D.HEAP_BLK_FREE), "prev_free": bool(w & D.HEAP_BLK_PREV_FREE),
+                   "tag_ok": self.tag_ok(b, w), "large": False,
+                   "held": ("quarantined" if self.debug >= 2 else "cached") if held else None}
+            if size < D.HEAP_MIN_BLOCK or b + size > end:
+                return out, f"header at {b:#x} holds size {size} (word {w:#x}): corrupt"
+            out.append(blk)
+            b += size
+        return out, None
+
+    def large(self):
+        """Live large blocks, newest first (the large list)."""
+        out, l, seen = [], int(self.v["large_list"]), set()
+        ltype = None
+        try:
+            ltype = gdb.lookup_type("struct heap_large")
+        except gdb.error:
+            pass
+        while l and l not in seen and len(out) < 100000:
+            seen.add(l)
+            if ltype is not None:
+                lv = gdb.Value(l).cast(ltype.pointer()).dereference()
+                nxt, run, run_bytes, word = int(lv["next"]), int(lv["run"]), int(lv["run_bytes"]), int(lv["word"])
+                size = ltype.sizeof
+            else:
+                raw = read_virt(l, D.HEAP_LARGE_HDR)
+                nxt, _, run, run_bytes, _, word = struct.unpack("<6Q", raw)
+                size = D.HEAP_LARGE_HDR
+            usable = word & D.HEAP_BLK_SIZE_MASK
+            out.append({"hdr": l, "payload": l + size, "usable": usable, "size": run_bytes, "run": run,
+                        "run_bytes": run_bytes, "word": word, "free": False, "large": True,
+                        "tag_ok": self.tag_ok(l + size - 8, word), "prev_free": False})
+            l = nxt
+        return out
+
+
+def frag_text(free_bytes, largest):
+    if not free_bytes:
+        return "fragmentation 0% (no free bytes)"
+    return (f"fragmentation {100.0 * (1 - largest / free_bytes):.1f}% "
+            f"(1 - largest_free / free_bytes = 1 - {largest}/{free_bytes})")
+
+
+class HeapCmd(gdb.Command):
+    """heap [summary]: every block of the kmalloc heap (struct heap heap in kernel/kheap.c).
+
+Walks the brk region from its first header by the sizes in the header words
+(as heap_walk does), then the list of page-mapped large blocks. For each
+block: the payload address (what kmalloc returned), the whole block size
+(header included), the usable bytes, and used / free / large. Then the totals,
+checked against the heap's own counters, and a fragmentation figure:
+1 - largest free block / free bytes. 'heap summary' prints only the totals."""
+
+    def __init__(self):
+        super().__init__("heap", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        h = Heap()
+        if not h.ready:
+            print(f"heap: not initialised (magic {h.magic:#x}, want {D.HEAP_MAGIC:#x}): kheap_init has not run")
+            return
+        blocks, problem = h.blocks()
+        large = h.large()
+        quiet = arg.strip() == "summary"
+        print(f"heap: brk region {h.base:#x}-{h.brk:#x} ({kib(h.brk - h.base)}; initial break {h.floor_brk:#x}), "
+              f"debug level {h.debug}")
+        if not quiet:
+            print(f"  {'payload':<18}  {'block':>9}  {'usable':>9}  state")
+            for b in blocks + large:
+                state = ("large" if b["large"] else "free" if b["free"] else b.get("held") or "used")
+                extra = []
+                if b["large"]:
+                    extra.append(f"run {b['run']:#x} +{b['run_bytes']:#x}")
+                if b["prev_free"]:
+                    extra.append("prev-free")
+                if not b["tag_ok"]:
+                    extra.append("BAD TAG")
+                print(f"  {b['payload']:#018x}  {b['size']:9d}  {b['usable']:9d}  {state}"
+                      + ("  (" + ", ".join(extra) + ")" if extra else ""))
+        if problem:
+            print(f"walk stopped: {problem}")
+        used = [b for b in blocks if not b["free"] and not b.get("held")]
+        held = [b for b in blocks if b.get("held")]
+        free = [b for b in blocks if b["free"]]
+        used_bytes, free_bytes = sum(b["size"] for b in used), sum(b["size"] for b in free)
+        largest = max((b["size"] for b in free), default=0)
+        large_bytes = sum(b["run_bytes"] for b in large)
+        print(f"totals: used {len(used)} blocks {used_bytes} bytes; free {len(free)} blocks {free_bytes} bytes "
+              f"(largest {largest}); large {len(large)} blocks {large_bytes} bytes mapped; "
+              f"brk {h.brk - h.base} bytes")
+        if held:
+            print(f"held back (freed, not yet merged): {len(held)} blocks {sum(b['size'] for b in held)} bytes "
+                  f"({held[0]['held']}); the counters leave them out of used and free")
+        print(frag_text(free_bytes, largest))
+        c = h.counters()
+        mine = {"in_use_bytes": used_bytes, "free_bytes": free_bytes, "used_blocks": len(used),
+                "free_blocks": len(free), "large_blocks": len(large), "large_bytes": large_bytes}
+        diff = [f"{k} walk {mine[k]} vs counter {c[k]}" for k in mine if k in c and c[k] != mine[k]]
+        if diff:
+            print("MISMATCH with the heap's counters (stopped inside a heap call?): " + "; ".join(diff))
+        else:
+            print(f"counters agree (peak in use {c.get('peak_in_use', '?')}, sbrk calls {c.get('sbrk_calls', '?')})")
+        if not problem and h.brk - h.base != used_bytes + free_bytes + 16:
+            print(f"note: brk bytes {h.brk - h.base} != used + free + 16 (pad and epilogue)")
+
+
+class HeapBlock(gdb.Command):
+    """heapblock ADDR: the heap block that holds ADDR (any byte of it, or its header).
+
+Says where ADDR falls: in a brk block (header or payload, used or free, with
+its size, usable bytes, offset into the payload, header tag check and, for a
+free block, its free-list links), in a large block's run, above the break,
+or outside the heap. In debug mode (heap.debug=N) it also shows where the
+block was allocated, when the heap records that."""
+
+    def __init__(self):
+        super().__init__("heapblock", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        if not arg.strip():
+            raise gdb.GdbError("usage: heapblock ADDR")
+        addr = parse_addr(arg)
+        h = Heap()
+        if not h.ready:
+            print("heap: not initialised: kheap_init has not run")
+            return
+        if h.base <= addr < h.brk:
+            return self.brk_block(h, addr)
+        for b in h.large():
+            if b["run"] <= addr < b["run"] + b["run_bytes"]:
+                return self.large_block(h, addr, b)
+        if D.HEAP_BASE <= addr < D.HEAP_BASE + D.HEAP_SIZE:
+            print(f"{addr:#x} is in the heap window but {addr - h.brk:#x} bytes above the break {h.brk:#x}: "
+                  "not a block, and not mapped past the break's page")
+        elif D.LARGE_BASE <= addr < D.LARGE_BASE + D.LARGE_SIZE:
+            print(f"{addr:#x} is in the large window but in no live large block (a guard page, or freed)")
+        else:
+            print(f"{addr:#x} is not a heap address (region: {D.region_of(addr) or 'none'})")
+
+    def brk_block(self, h, addr):
+        if addr < h.base + 8:
+            print(f"{addr:#x} is in the pad before the first header (base {h.base:#x})")
+            return
+        if addr >= h.brk - 8:
+            print(f"{addr:#x} is the epilogue header at brk - 8 ({h.brk - 8:#x})")
+            return
+        blocks, problem = h.blocks()
+        for b in blocks:
+            if b["hdr"] <= addr < b["hdr"] + b["size"]:
+                return self.show(h, addr, b)
+        print(f"{addr:#x}: no block found" + (f" ({problem})" if problem else ""))
+
+    def show(self, h, addr, b):
+        state = "free" if b["free"] else "used"
+        off = addr - b["payload"]
+        where = f"{off} bytes into the payload" if off >= 0 else "in the header word"
+        if off >= b["usable"]:
+            where = "past the usable bytes"
+        print(f"{addr:#x} is {where} of a {state} block:")
+        print(f"  payload {b['payload']:#x}  header {b['hdr']:#x}  block {b['size']} bytes  usable {b['usable']}")
+        flags = [n for bit, n in ((D.HEAP_BLK_FREE, "FREE"), (D.HEAP_BLK_PREV_FREE, "PREV_FREE"),
+                                  (D.HEAP_BLK_LARGE, "LARGE"), (D.HEAP_BLK_SPARE, "SPARE")) if b["word"] & bit]
+        print(f"  header word {b['word']:#018x}: size {b['size']}, flags {' '.join(flags) or 'none'}, "
+              f"tag {b['word'] >> 48:#06x} ({'ok' if b['tag_ok'] else 'BAD: not a header the heap wrote'})")
+        if b["free"]:
+            try:
+                nxt, prv = h.mem.u64(b["hdr"] + 8), h.mem.u64(b["hdr"] + 16)
+                fl, sl = D.heap_size_to_list(b["size"])
+                print(f"  free list [{fl}][{sl}]: next {nxt:#x}, prev {prv:#x}; "
+                      f"foot {h.mem.u64(b['hdr'] + b['size'] - 8):#x}")
+            except gdb.MemoryError:
+                pass
+        self.site(h, b)
+
+    def large_block(self, h, addr, b):
+        off = addr - b["payload"]
+        where = (f"{off} bytes into the payload" if 0 <= off < b["usable"] else
+                 "in the run before the payload (struct heap_large)" if off < 0 else "in the run past the usable bytes")
+        print(f"{addr:#x} is {where} of a large block:")
+        print(f"  payload {b['payload']:#x}  usable {b['usable']}  run {b['run']:#x}-{b['run'] + b['run_bytes']:#x} "
+              f"({b['run_bytes']} bytes, page-mapped, guard pages around it)")
+        print(f"  header word {b['word']:#018x}, tag {'ok' if b['tag_ok'] else 'BAD'}")
+        self.site(h, b)
+
+    def site(self, h, b):
+        """Where the block was allocated and freed: recorded at heap.debug >= 1
+        in struct heap_dbg, which sits at the core payload (right after the
+        header word, or after struct heap_large for a large block), ahead of
+        the pointer the caller got (alloc/heap.h)."""
+        if h.debug == 0:
+            print("  allocated at: not recorded (heap debug level 0; boot with heap.debug=1 or 2 to record it)")
+            return
+        try:
+            t = gdb.lookup_type("struct heap_dbg")
+            rec = gdb.Value(b["payload"]).cast(t.pointer()).dereference()
+            size, alloc_pc, free_pc = int(rec["size"]), int(rec["alloc_pc"]), int(rec["free_pc"])
+        except (gdb.error, gdb.MemoryError) as e:
+            print(f"  allocated at: cannot read struct heap_dbg at {b['payload']:#x} ({e})")
+            return
+        print(f"  debug record at {b['payload']:#x}: requested {size} bytes, caller's pointer "
+              f"{b['payload'] + t.sizeof:#x}")
+        print(f"  allocated at: {alloc_pc:#x} {describe_symbol(alloc_pc) or ''}")
+        if free_pc:
+            print(f"  freed at:     {free_pc:#x} {describe_symbol(free_pc) or ''}")
