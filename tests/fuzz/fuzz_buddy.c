@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
+
 #include "../../alloc/buddy.h"
 
 #define PG         BUDDY_PAGE_SIZE
@@ -84,23 +86,6 @@ static void fail(int line, const char *fmt, ...)
 #define FAIL(...) fail(__LINE__, __VA_ARGS__)
 #define ENSURE(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
 
-/* ----- reading the input ----- */
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-static uint16_t u16(struct in *in) { return (uint16_t)(u8(in) | u8(in) << 8); }
-static uint32_t u32(struct in *in) { return (uint32_t)u16(in) | (uint32_t)u16(in) << 16; }
-static uint64_t u64(struct in *in) { return (uint64_t)u32(in) | (uint64_t)u32(in) << 32; }
 
 /* ----- the allocator and its shadow ----- */
 

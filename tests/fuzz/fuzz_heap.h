@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_input.h"
+
 #include "../../alloc/heap.h"
 
 #ifndef FUZZ_HEAP_DEBUG
@@ -45,33 +47,7 @@ void fail(const char *file, int line, const char *fmt, ...) __attribute__((noret
 #define FAIL(...) fail(__FILE__, __LINE__, __VA_ARGS__)
 #define ENSURE(cond, ...) do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
 
-/* ----- reading the input ----- */
 
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static inline uint8_t u8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static inline uint16_t u16(struct in *in) { return (uint16_t)(u8(in) | u8(in) << 8); }
-static inline uint32_t u32(struct in *in) { return (uint32_t)u16(in) | (uint32_t)u16(in) << 16; }
-static inline uint64_t u64(struct in *in) { return (uint64_t)u32(in) | (uint64_t)u32(in) << 32; }
-
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
 
 static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
 
