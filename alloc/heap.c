@@ -685,7 +685,8 @@ static inline void *malloc0(struct heap *h, size_t size)
 	return alloc_block(h, bs, HEAP_ALIGN, 0);
 }
 
-static inline void free0(struct heap *h, uintptr_t p)
+/* Level 0, anything but the front cache's fast case: classify, then act on it. */
+static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
 {
 	struct ptr_info pi;
 	char line[160];
@@ -707,6 +708,64 @@ static inline void free0(struct heap *h, uintptr_t p)
 		heap_core_report_bad(h, "invalid free", HEAP_ERR_INVALID_FREE, p, p, &pi);
 		return;
 	}
+}
+
+/*
+ * Level 0. The fast case is a used block of the front cache's sizes whose
+ * predecessor is not free and that cache_push would take: exactly the case
+ * in which classify answers PTR_BLOCK (same checks: inside the break,
+ * aligned, tagged, used, not LARGE or CACHED, fits before the break, the next
+ * header tagged without PREV_FREE) and cache_push succeeds (same conditions,
+ * from the headers already read). The block's tag is computed once, and the
+ * CACHED header's tag derived from it (word_flip_spare). Anything else,
+ * misuse included, goes to free0_slow, which decides from scratch.
+ */
+static inline void free0(struct heap *h, uintptr_t p)
+{
+	blk_t b = blk_from_payload(p), e = heap_epilogue(h);
+
+	if (ALLOC_UNLIKELY((p & (HEAP_ALIGN - 1)) || p < h->base + 16 || p >= h->brk))
+		goto slow;
+	uint64_t w = word_at(b);
+	uint64_t x = tag_mix(h, b, w), prod = x * HEAP_TAG_MULT;
+	size_t size = word_size(w);
+	if (ALLOC_UNLIKELY((w >> HEAP_BLK_TAG_SHIFT) != prod >> HEAP_BLK_TAG_SHIFT ||
+			   (w & (HEAP_BLK_FREE | HEAP_BLK_PREV_FREE | HEAP_BLK_LARGE | HEAP_BLK_SPARE)) ||
+			   size < HEAP_MIN_BLOCK || size > HEAP_CACHE_MAX_BLOCK || size > e - b))
+		goto slow;
+	blk_t n = b + size;
+	uint64_t wn = word_at(n);
+	if (ALLOC_UNLIKELY(!word_tag_ok(h, n, wn) || word_prev_is_free(wn)))
+		goto slow;
+	/* classify would say PTR_BLOCK; now cache_push's conditions. */
+	unsigned c = cache_class(size);
+	size_t bytes = h->cache_bytes + size;
+	if (h->cache_count[c] >= HEAP_CACHE_DEPTH || bytes > HEAP_CACHE_BYTES)
+		goto slow;
+	if (n != e) {
+		if (word_is_free(wn)) {
+			/* free_would_merge_inside, else free_would_trim with that top block. */
+			if (n + word_size(wn) != e)
+				goto slow;
+			size_t top = size + word_size(wn);
+			if (top > h->env.trim_threshold && top > (h->in_use_bytes - size) / 4)
+				goto slow;
+		}
+	} else if (size > h->env.trim_threshold && size > (h->in_use_bytes - size) / 4) {
+		goto slow;
+	}
+	set_word_at(b + 8, h->cache_head[c]);
+	/* = blk_write(h, b, size, HEAP_BLK_CACHED): PREV_FREE was clear. */
+	set_word_at(b, word_flip_spare(w, x, prod));
+	h->cache_head[c] = b;
+	h->cache_count[c]++;
+	h->cache_blocks++;
+	h->cache_bytes = bytes;
+	h->used_blocks--;
+	h->in_use_bytes -= size;
+	return;
+slow:
+	free0_slow(h, p);
 }
 
 void *heap_malloc_at(struct heap *h, size_t size, uintptr_t caller)

@@ -8,6 +8,20 @@
 
 #include "heap_impl.h"
 
+/* cache_pop's report, out of its way: class c's head is not a cached block of size bytes. */
+static __attribute__((noinline, cold)) void cache_pop_bad(struct heap *h, unsigned c, size_t size)
+{
+	blk_t b = h->cache_head[c];
+	char line[160];
+
+	snprintf(line, sizeof line,
+		 "heap: write after free: front cache entry 0x%lx (class of %zu bytes) is not a cached block",
+		 (unsigned long)b, size);
+	h->cache_head[c] = 0;
+	h->cache_count[c] = 0;
+	heap_core_report(h, HEAP_ERR_WRITE_AFTER_FREE, b + 8, line);
+}
+
 /*
  * Level 0: takes the newest block off class c's LIFO (size whole bytes). The
  * entry is checked first (inside the break, tagged, CACHED, of that size):
@@ -17,25 +31,21 @@
 static inline void *cache_pop(struct heap *h, unsigned c, size_t size)
 {
 	blk_t b = h->cache_head[c];
-	uint64_t w;
+	uint64_t w, x = 0, prod = 0;
 
 	if (ALLOC_UNLIKELY((b & 15) != 8 || b < heap_first_blk(h) || b + size > heap_epilogue(h) ||
 			   ((w = word_at(b)) & (LOW48 & ~HEAP_BLK_PREV_FREE)) != (size | HEAP_BLK_CACHED) ||
-			   !word_tag_ok(h, b, w))) {
-		char line[160];
-		snprintf(line, sizeof line,
-			 "heap: write after free: front cache entry 0x%lx (class of %zu bytes) is not a cached block",
-			 (unsigned long)b, size);
-		h->cache_head[c] = 0;
-		h->cache_count[c] = 0;
-		heap_core_report(h, HEAP_ERR_WRITE_AFTER_FREE, b + 8, line);
+			   (w >> HEAP_BLK_TAG_SHIFT) !=
+				   (prod = (x = tag_mix(h, b, w)) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT)) {
+		cache_pop_bad(h, c, size);
 		return NULL;
 	}
 	h->cache_head[c] = cache_next(b);
 	h->cache_count[c]--;
 	h->cache_blocks--;
 	h->cache_bytes -= size;
-	blk_write(h, b, size, w & HEAP_BLK_PREV_FREE);
+	/* = blk_write(h, b, size, w & HEAP_BLK_PREV_FREE): CACHED cleared, the tag from prod. */
+	set_word_at(b, word_flip_spare(w, x, prod));
 	h->in_use_bytes += size;
 	h->used_blocks++;
 	if (h->in_use_bytes + h->large_bytes > h->peak_in_use)

@@ -52,6 +52,26 @@ static inline bool word_tag_ok(const struct heap *h, uintptr_t b, uint64_t w)
 	return (w >> HEAP_BLK_TAG_SHIFT) == tag_for(h, b, w & LOW48);
 }
 
+/*
+ * The hot paths of the front cache verify a header and then rewrite it with
+ * only HEAP_BLK_SPARE (CACHED) flipped. x = low ^ b ^ secret and prod = x *
+ * HEAP_TAG_MULT are what the verification computed; flipping bit 3 of low
+ * flips bit 3 of x, which adds or subtracts 8 from x, so the new product is
+ * prod +- 8 * HEAP_TAG_MULT (mod 2^64): the very tag make_word would compute,
+ * without a second multiply.
+ */
+static inline uint64_t tag_mix(const struct heap *h, uintptr_t b, uint64_t w)
+{
+	return (w & LOW48) ^ b ^ h->secret;
+}
+
+static inline uint64_t word_flip_spare(uint64_t w, uint64_t x, uint64_t prod)
+{
+	uint64_t d = (uint64_t)HEAP_BLK_SPARE * HEAP_TAG_MULT;
+	uint64_t np = (x & HEAP_BLK_SPARE) ? prod - d : prod + d;
+	return ((w & LOW48) ^ HEAP_BLK_SPARE) | (np >> HEAP_BLK_TAG_SHIFT) << HEAP_BLK_TAG_SHIFT;
+}
+
 static inline size_t word_size(uint64_t w) { return (size_t)(w & HEAP_BLK_SIZE_MASK); }
 static inline bool word_is_free(uint64_t w) { return w & HEAP_BLK_FREE; }
 static inline bool word_prev_is_free(uint64_t w) { return w & HEAP_BLK_PREV_FREE; }
