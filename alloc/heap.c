@@ -754,15 +754,9 @@ static inline void free0(struct heap *h, uintptr_t p)
 	} else if (size > h->env.trim_threshold && size > (h->in_use_bytes - size) / 4) {
 		goto slow;
 	}
-	set_word_at(b + 8, h->cache_head[c]);
 	/* = blk_write(h, b, size, HEAP_BLK_CACHED): PREV_FREE was clear. */
 	set_word_at(b, word_flip_spare(w, x, prod));
-	h->cache_head[c] = b;
-	h->cache_count[c]++;
-	h->cache_blocks++;
-	h->cache_bytes = bytes;
-	h->used_blocks--;
-	h->in_use_bytes -= size;
+	cache_link(h, b, c, size);
 	return;
 slow:
 	free0_slow(h, p);

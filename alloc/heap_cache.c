@@ -10,15 +10,6 @@
  */
 #include "heap_impl.h"
 
-#define UL(x) ((unsigned long)(x))
-
-#define FAIL(...)                                           \
-	do {                                                \
-		if (why && len)                             \
-			snprintf(why, len, __VA_ARGS__);    \
-		return -1;                                  \
-	} while (0)
-
 /* Whether b can be an entry of class c: inside the break, tagged, CACHED, of that size. */
 static bool plausible_cached(const struct heap *h, blk_t b, unsigned c)
 {
@@ -84,26 +75,26 @@ int heap_cache_check(const struct heap *h, char *why, size_t len)
 	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++) {
 		uint32_t n = 0;
 		if (h->cache_count[c] > HEAP_CACHE_DEPTH)
-			FAIL("heap_check: front cache class %u (%zu bytes) counts %u blocks, more than %u", c,
+			CHECK_FAIL("heap_check: front cache class %u (%zu bytes) counts %u blocks, more than %u", c,
 			     cache_class_size(c), h->cache_count[c], HEAP_CACHE_DEPTH);
 		for (blk_t b = h->cache_head[c]; b; b = cache_next(b)) {
 			if (h->debug)
-				FAIL("heap_check: front cache holds 0x%lx at debug level %u", UL(b), h->debug);
+				CHECK_FAIL("heap_check: front cache holds 0x%lx at debug level %u", UL(b), h->debug);
 			if (!plausible_cached(h, b, c))
-				FAIL("heap_check: front cache class %u (%zu bytes) holds 0x%lx, not a cached block of that size (header 0x%lx)",
+				CHECK_FAIL("heap_check: front cache class %u (%zu bytes) holds 0x%lx, not a cached block of that size (header 0x%lx)",
 				     c, cache_class_size(c), UL(b),
 				     UL(b >= heap_first_blk(h) && b < heap_epilogue(h) && (b & 7) == 0 ? word_at(b) : 0));
 			if (++n > h->cache_count[c])
-				FAIL("heap_check: front cache class %u holds more than the %u blocks counted (a cycle?)",
+				CHECK_FAIL("heap_check: front cache class %u holds more than the %u blocks counted (a cycle?)",
 				     c, h->cache_count[c]);
 		}
 		if (n != h->cache_count[c])
-			FAIL("heap_check: front cache class %u holds %u blocks, counted %u", c, n, h->cache_count[c]);
+			CHECK_FAIL("heap_check: front cache class %u holds %u blocks, counted %u", c, n, h->cache_count[c]);
 		blocks += n;
 		bytes += n * cache_class_size(c);
 	}
 	if (blocks != h->cache_blocks || bytes != h->cache_bytes)
-		FAIL("heap_check: front cache holds %zu blocks / %zu bytes, counters say %zu / %zu", blocks, bytes,
+		CHECK_FAIL("heap_check: front cache holds %zu blocks / %zu bytes, counters say %zu / %zu", blocks, bytes,
 		     h->cache_blocks, h->cache_bytes);
 	return 0;
 }

@@ -91,6 +91,22 @@ static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t
 	return word_is_free(wn) && n + word_size(wn) != heap_epilogue(h);
 }
 
+/*
+ * The bookkeeping of a push, once the caller has checked that b may go on
+ * LIFO c and has written its CACHED header: link it and move its bytes from
+ * "in use" to "cached". Shared by cache_push and heap.c's inlined free path.
+ */
+static inline void cache_link(struct heap *h, blk_t b, unsigned c, size_t size)
+{
+	set_word_at(b + 8, h->cache_head[c]);
+	h->cache_head[c] = b;
+	h->cache_count[c]++;
+	h->cache_blocks++;
+	h->cache_bytes += size;
+	h->used_blocks--;
+	h->in_use_bytes -= size;
+}
+
 /* Level 0: puts used block b on its class's LIFO if the cache has room; false if not. */
 static inline bool cache_push(struct heap *h, blk_t b)
 {
@@ -103,14 +119,8 @@ static inline bool cache_push(struct heap *h, blk_t b)
 	if (h->cache_count[c] >= HEAP_CACHE_DEPTH ||
 	    bytes > HEAP_CACHE_BYTES || free_would_merge_inside(h, b, size) || free_would_trim(h, b, size))
 		return false;
-	set_word_at(b + 8, h->cache_head[c]);
 	blk_write(h, b, size, HEAP_BLK_CACHED | (word_at(b) & HEAP_BLK_PREV_FREE));
-	h->cache_head[c] = b;
-	h->cache_count[c]++;
-	h->cache_blocks++;
-	h->cache_bytes = bytes;
-	h->used_blocks--;
-	h->in_use_bytes -= size;
+	cache_link(h, b, c, size);
 	return true;
 }
 

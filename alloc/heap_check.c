@@ -11,15 +11,6 @@
  */
 #include "heap_impl.h"
 
-#define FAIL(...)                                           \
-	do {                                                \
-		if (why && len)                             \
-			snprintf(why, len, __VA_ARGS__);    \
-		return -1;                                  \
-	} while (0)
-
-#define UL(x) ((unsigned long)(x))
-
 /* A debug finding (heap_debug.c writes it into a buffer of its own) into why. */
 #define FAIL_DBG(call)                                              \
 	do {                                                        \
@@ -48,30 +39,30 @@ static int check_lists(const struct heap *h, char *why, size_t len, size_t *list
 	*listed = 0;
 	for (unsigned fl = 0; fl < HEAP_FL_COUNT; fl++) {
 		if (!!(h->fl_bitmap & (1u << fl)) != !!h->sl_bitmap[fl])
-			FAIL("heap_check: fl_bitmap bit %u disagrees with sl_bitmap[%u] = 0x%x", fl, fl,
+			CHECK_FAIL("heap_check: fl_bitmap bit %u disagrees with sl_bitmap[%u] = 0x%x", fl, fl,
 			     h->sl_bitmap[fl]);
 		for (unsigned sl = 0; sl < HEAP_SL_COUNT; sl++) {
 			blk_t b = list_head(h, fl, sl), prev = 0;
 			if (!!b != !!(h->sl_bitmap[fl] & (1u << sl)))
-				FAIL("heap_check: list [%u][%u] is %s but its bitmap bit is %s", fl, sl,
+				CHECK_FAIL("heap_check: list [%u][%u] is %s but its bitmap bit is %s", fl, sl,
 				     b ? "non-empty" : "empty", b ? "clear" : "set");
 			for (; b; prev = b, b = blk_next_free(b)) {
 				unsigned f, s;
 				if (!plausible_free(h, b))
-					FAIL("heap_check: list [%u][%u] holds 0x%lx, not a free block", fl, sl,
+					CHECK_FAIL("heap_check: list [%u][%u] holds 0x%lx, not a free block", fl, sl,
 					     UL(b));
 				if (blk_prev_free(b) != prev)
-					FAIL("heap_check: free block 0x%lx: prev link 0x%lx, expected 0x%lx",
+					CHECK_FAIL("heap_check: free block 0x%lx: prev link 0x%lx, expected 0x%lx",
 					     UL(b), UL(blk_prev_free(b)), UL(prev));
 				if (blk_size(b) < HEAP_MIN_BLOCK || blk_size(b) > heap_epilogue(h) - b)
-					FAIL("heap_check: free block 0x%lx: size %zu does not fit", UL(b),
+					CHECK_FAIL("heap_check: free block 0x%lx: size %zu does not fit", UL(b),
 					     blk_size(b));
 				size_to_list(blk_size(b), &f, &s);
 				if (f != fl || s != sl)
-					FAIL("heap_check: free block 0x%lx (size %zu) on list [%u][%u], belongs on [%u][%u]",
+					CHECK_FAIL("heap_check: free block 0x%lx (size %zu) on list [%u][%u], belongs on [%u][%u]",
 					     UL(b), blk_size(b), fl, sl, f, s);
 				if (++*listed > h->free_blocks)
-					FAIL("heap_check: free lists hold more than the %zu free blocks counted (a cycle?)",
+					CHECK_FAIL("heap_check: free lists hold more than the %zu free blocks counted (a cycle?)",
 					     h->free_blocks);
 			}
 		}
@@ -103,24 +94,24 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 		uint64_t w = word_at(b);
 		size_t size = word_size(w);
 		if (!word_tag_ok(h, b, w))
-			FAIL("heap_check: block 0x%lx: header 0x%lx has a bad check tag (overwritten?)",
+			CHECK_FAIL("heap_check: block 0x%lx: header 0x%lx has a bad check tag (overwritten?)",
 			     UL(b), UL(w));
 		if ((w & stray) || ((w & HEAP_BLK_QUARANTINED) && word_is_free(w)))
-			FAIL("heap_check: block 0x%lx: stray flag bits in header 0x%lx", UL(b), UL(w));
+			CHECK_FAIL("heap_check: block 0x%lx: stray flag bits in header 0x%lx", UL(b), UL(w));
 		if (size < HEAP_MIN_BLOCK || size > end - b)
-			FAIL("heap_check: block 0x%lx: size %zu runs past the break 0x%lx", UL(b), size,
+			CHECK_FAIL("heap_check: block 0x%lx: size %zu runs past the break 0x%lx", UL(b), size,
 			     UL(h->brk));
 		if (word_prev_is_free(w) != prev_free)
-			FAIL("heap_check: block 0x%lx: PREV_FREE is %d but the block before is %s", UL(b),
+			CHECK_FAIL("heap_check: block 0x%lx: PREV_FREE is %d but the block before is %s", UL(b),
 			     (int)word_prev_is_free(w), prev_free ? "free" : "used");
 		if (word_is_free(w)) {
 			if (prev_free)
-				FAIL("heap_check: free blocks touch at 0x%lx (missed coalesce)", UL(b));
+				CHECK_FAIL("heap_check: free blocks touch at 0x%lx (missed coalesce)", UL(b));
 			if (word_at(b + size - 8) != b)
-				FAIL("heap_check: free block 0x%lx: foot says 0x%lx", UL(b),
+				CHECK_FAIL("heap_check: free block 0x%lx: foot says 0x%lx", UL(b),
 				     UL(word_at(b + size - 8)));
 			if (!on_its_list(h, b))
-				FAIL("heap_check: free block 0x%lx (size %zu) is not on its free list", UL(b),
+				CHECK_FAIL("heap_check: free block 0x%lx (size %zu) is not on its free list", UL(b),
 				     size);
 			if (h->debug)
 				FAIL_DBG(heap_dbg_check_free(h, b, msg_, sizeof msg_));
@@ -128,7 +119,7 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 			free_bytes += size;
 		} else if ((w & HEAP_BLK_CACHED) && !h->debug) {
 			if (size > HEAP_CACHE_MAX_BLOCK || !heap_cache_holds(h, b))
-				FAIL("heap_check: block 0x%lx (size %zu) is marked cached but is not in the front cache",
+				CHECK_FAIL("heap_check: block 0x%lx (size %zu) is marked cached but is not in the front cache",
 				     UL(b), size);
 			nc++;
 			c_bytes += size;
@@ -149,25 +140,25 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	uint64_t w = word_at(end);
 	if (!word_tag_ok(h, end, w) || word_size(w) != 0 || word_is_free(w) ||
 	    (w & (HEAP_BLK_LARGE | HEAP_BLK_SPARE)))
-		FAIL("heap_check: epilogue at 0x%lx is damaged (0x%lx)", UL(end), UL(w));
+		CHECK_FAIL("heap_check: epilogue at 0x%lx is damaged (0x%lx)", UL(end), UL(w));
 	if (word_prev_is_free(w) != prev_free)
-		FAIL("heap_check: epilogue PREV_FREE is %d but the last block is %s",
+		CHECK_FAIL("heap_check: epilogue PREV_FREE is %d but the last block is %s",
 		     (int)word_prev_is_free(w), prev_free ? "free" : "used");
 
 	if (nfree != h->free_blocks || free_bytes != h->free_bytes)
-		FAIL("heap_check: walk found %zu free blocks / %zu bytes, counters say %zu / %zu", nfree,
+		CHECK_FAIL("heap_check: walk found %zu free blocks / %zu bytes, counters say %zu / %zu", nfree,
 		     free_bytes, h->free_blocks, h->free_bytes);
 	if (used != h->used_blocks || used_bytes != h->in_use_bytes)
-		FAIL("heap_check: walk found %zu used blocks / %zu bytes, counters say %zu / %zu", used,
+		CHECK_FAIL("heap_check: walk found %zu used blocks / %zu bytes, counters say %zu / %zu", used,
 		     used_bytes, h->used_blocks, h->in_use_bytes);
 	if (nq != h->quarantine_blocks || q_bytes != h->quarantine_bytes)
-		FAIL("heap_check: walk found %zu quarantined blocks / %zu bytes, counters say %zu / %zu", nq,
+		CHECK_FAIL("heap_check: walk found %zu quarantined blocks / %zu bytes, counters say %zu / %zu", nq,
 		     q_bytes, h->quarantine_blocks, h->quarantine_bytes);
 	if (nc != h->cache_blocks || c_bytes != h->cache_bytes)
-		FAIL("heap_check: walk found %zu cached blocks / %zu bytes, counters say %zu / %zu", nc,
+		CHECK_FAIL("heap_check: walk found %zu cached blocks / %zu bytes, counters say %zu / %zu", nc,
 		     c_bytes, h->cache_blocks, h->cache_bytes);
 	if (used_bytes + free_bytes + q_bytes + c_bytes + 16 != h->brk - h->base)
-		FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
+		CHECK_FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
 		     used_bytes + free_bytes + q_bytes + c_bytes + 16, (size_t)(h->brk - h->base));
 	return 0;
 }
@@ -181,13 +172,13 @@ static int check_quarantine(const struct heap *h, char *why, size_t len)
 	for (blk_t b = h->quarantine_head; b; last = b, b = (blk_t)((const struct heap_dbg *)(b + 8))->seq) {
 		if (b < heap_first_blk(h) || b >= heap_epilogue(h) || (b & 15) != 8 ||
 		    !word_tag_ok(h, b, word_at(b)) || !(word_at(b) & HEAP_BLK_QUARANTINED))
-			FAIL("heap_check: quarantine holds 0x%lx, not a quarantined block", UL(b));
+			CHECK_FAIL("heap_check: quarantine holds 0x%lx, not a quarantined block", UL(b));
 		if (++n > h->quarantine_blocks)
-			FAIL("heap_check: quarantine holds more than the %zu blocks counted (a cycle?)",
+			CHECK_FAIL("heap_check: quarantine holds more than the %zu blocks counted (a cycle?)",
 			     h->quarantine_blocks);
 	}
 	if (n != h->quarantine_blocks || last != h->quarantine_tail)
-		FAIL("heap_check: quarantine list has %zu blocks ending at 0x%lx, counters say %zu ending at 0x%lx",
+		CHECK_FAIL("heap_check: quarantine list has %zu blocks ending at 0x%lx, counters say %zu ending at 0x%lx",
 		     n, UL(last), h->quarantine_blocks, UL(h->quarantine_tail));
 	return 0;
 }
@@ -200,25 +191,25 @@ static int check_large(const struct heap *h, char *why, size_t len)
 	for (const struct heap_large *l = h->large_list; l; prev = l, l = l->next) {
 		uintptr_t p = (uintptr_t)(l + 1);
 		if (++n > h->large_blocks)
-			FAIL("heap_check: large list holds more than the %zu counted (a cycle?)",
+			CHECK_FAIL("heap_check: large list holds more than the %zu counted (a cycle?)",
 			     h->large_blocks);
 		if (l->prev != prev)
-			FAIL("heap_check: large block 0x%lx: prev link 0x%lx, expected 0x%lx", UL(p),
+			CHECK_FAIL("heap_check: large block 0x%lx: prev link 0x%lx, expected 0x%lx", UL(p),
 			     UL(l->prev), UL(prev));
 		if ((p & (HEAP_ALIGN - 1)) || (l->run & (page - 1)) || l->run_bytes % page ||
 		    (uintptr_t)l < l->run || p >= l->run + l->run_bytes)
-			FAIL("heap_check: large block 0x%lx: header does not fit its run 0x%lx+%zu", UL(p),
+			CHECK_FAIL("heap_check: large block 0x%lx: header does not fit its run 0x%lx+%zu", UL(p),
 			     UL(l->run), l->run_bytes);
 		if (!word_tag_ok(h, (uintptr_t)&l->word, l->word) || !word_is_large(l->word) ||
 		    word_size(l->word) != l->run + l->run_bytes - p)
-			FAIL("heap_check: large block 0x%lx: header word 0x%lx is damaged", UL(p),
+			CHECK_FAIL("heap_check: large block 0x%lx: header word 0x%lx is damaged", UL(p),
 			     UL(l->word));
 		if (h->debug)
 			FAIL_DBG(heap_dbg_check_block(h, p, l->run + l->run_bytes, false, msg_, sizeof msg_));
 		bytes += l->run_bytes;
 	}
 	if (n != h->large_blocks || bytes != h->large_bytes)
-		FAIL("heap_check: large list has %zu blocks / %zu bytes, counters say %zu / %zu", n, bytes,
+		CHECK_FAIL("heap_check: large list has %zu blocks / %zu bytes, counters say %zu / %zu", n, bytes,
 		     h->large_blocks, h->large_bytes);
 	return 0;
 }
@@ -228,19 +219,19 @@ int heap_check(struct heap *h, char *why, size_t len)
 	size_t listed, page;
 
 	if (!h || h->magic != HEAP_MAGIC)
-		FAIL("heap_check: heap not initialised");
+		CHECK_FAIL("heap_check: heap not initialised");
 	page = h->env.page_size;
 	if ((h->base & (page - 1)) || (h->brk & (page - 1)) || h->floor_brk < h->base ||
 	    h->brk < h->floor_brk || h->brk - h->base > HEAP_MAX_BRK)
-		FAIL("heap_check: region base 0x%lx floor 0x%lx brk 0x%lx is not sane", UL(h->base),
+		CHECK_FAIL("heap_check: region base 0x%lx floor 0x%lx brk 0x%lx is not sane", UL(h->base),
 		     UL(h->floor_brk), UL(h->brk));
 	if (check_lists(h, why, len, &listed) || heap_cache_check(h, why, len) || check_blocks(h, why, len) ||
 	    check_quarantine(h, why, len) || check_large(h, why, len))
 		return -1;
 	if (listed != h->free_blocks)
-		FAIL("heap_check: lists hold %zu blocks, %zu are free", listed, h->free_blocks);
+		CHECK_FAIL("heap_check: lists hold %zu blocks, %zu are free", listed, h->free_blocks);
 	if (h->peak_in_use < h->in_use_bytes + h->large_bytes)
-		FAIL("heap_check: peak %zu below current use %zu", h->peak_in_use,
+		CHECK_FAIL("heap_check: peak %zu below current use %zu", h->peak_in_use,
 		     h->in_use_bytes + h->large_bytes);
 	if (why && len)
 		why[0] = '\0';

@@ -262,4 +262,13 @@ int heap_dbg_check_block(const struct heap *h, uintptr_t cp, uintptr_t end, bool
 /* For heap_check: the poison of free block b. 0, or -1 with the finding in why. */
 int heap_dbg_check_free(const struct heap *h, blk_t b, char *why, size_t len);
 
+/* For the checkers (heap_check.c, heap_cache.c): return -1 with the reason in why. */
+#define UL(x) ((unsigned long)(x))
+#define CHECK_FAIL(...)                                     \
+	do {                                                \
+		if (why && len)                             \
+			snprintf(why, len, __VA_ARGS__);    \
+		return -1;                                  \
+	} while (0)
+
 #endif /* ALLOC_HEAP_IMPL_H */
