@@ -147,7 +147,7 @@ static bool grow(struct heap *h, size_t need)
 	bool prev_free = blk_prev_is_free(b);
 	blk_t prev = prev_free ? blk_prev_phys(b) : 0;
 	size_t size = delta;
-	h->brk += delta;
+	heap_set_brk(h, h->brk + delta);
 	/* Fresh pages, and the old epilogue and foot if they end up inside a free block. */
 	if (ALLOC_UNLIKELY(h->debug))
 		poison_range(prev_free ? b - 8 : b + 8, heap_epilogue(h));
@@ -195,7 +195,7 @@ static size_t trim_top(struct heap *h, size_t keep)
 	}
 	ALLOC_ASSERT((uintptr_t)old == h->brk && "trim_top: the break moved behind the heap's back");
 	h->sbrk_calls++;
-	h->brk = cut;
+	heap_set_brk(h, cut);
 	if (heap_epilogue(h) == t) {
 		/* t's predecessor is used (t was free), so PREV_FREE stays clear. */
 		blk_write(h, t, 0, 0);
@@ -315,7 +315,7 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 		}
 	}
 	blk_t b = find_free(h, need);
-	if (!b && h->cache_blocks) {
+	if (!b && heap_cache_blocks(h)) {
 		/* The cache must never make the break grow, nor an allocation fail. */
 		heap_cache_flush(h);
 		b = find_free(h, need);
@@ -364,8 +364,7 @@ static size_t maybe_trim(struct heap *h)
 
 	if (!t || blk_size(t) <= trim_limit(h))
 		return 0;
-	if (h->cache_blocks)
-		heap_cache_flush(h);
+	heap_cache_flush(h);
 	return trim_top(h, h->in_use_bytes / 4);
 }
 
@@ -453,7 +452,7 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 	blk_t next = b + cur;
 	size_t avail = cur + (blk_is_free(next) ? blk_size(next) : 0);
 
-	if (avail < size && h->cache_blocks) {
+	if (avail < size && heap_cache_blocks(h)) {
 		/* next may be a cached block, and the break must not grow past the cache. */
 		heap_cache_flush(h);
 		avail = cur + (blk_is_free(next) ? blk_size(next) : 0);
@@ -576,6 +575,11 @@ static inline __attribute__((always_inline)) enum ptr_kind classify_as(const str
 		bool waits = h->debug != 1 && word_tag_ok(h, b, w) &&
 			     (w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) == HEAP_BLK_QUARANTINED &&
 			     size >= HEAP_MIN_BLOCK && size <= heap_epilogue(h) - b;
+		/* The tag leaves CACHED out: at level 0 the LIFO must hold the block too. */
+		if (waits && h->debug == 0 && !heap_cache_holds(h, b)) {
+			pi->why = "its header says cached, but the front cache does not hold it";
+			return PTR_BAD;
+		}
 		return waits ? PTR_FREED : PTR_BAD;
 	}
 	if (word_is_free(w))
@@ -668,21 +672,30 @@ static void check_init(const struct heap *h)
 	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap used before heap_init");
 }
 
-/* Level 0 (the caller checked h->debug): the whole path, inlined. */
-static inline void *malloc0(struct heap *h, size_t size)
+/*
+ * Level 0 (the caller checked h->debug): the whole path, inlined. A request
+ * the front cache serves whose LIFO is not empty is a pop and nothing else.
+ */
+static inline __attribute__((always_inline)) void *malloc0(struct heap *h, size_t size)
 {
+	if (ALLOC_LIKELY(size <= h->cache_max_req)) {
+		/* = block_size_for(size) and its class, in fewer steps. */
+		size_t units = (size + HEAP_OVERHEAD + HEAP_ALIGN - 1) / HEAP_ALIGN;
+		units = units < HEAP_MIN_BLOCK / HEAP_ALIGN ? HEAP_MIN_BLOCK / HEAP_ALIGN : units;
+		size_t bs = units * HEAP_ALIGN;
+		unsigned c = (unsigned)units - HEAP_MIN_BLOCK / HEAP_ALIGN;
+		if (h->cache_head[c]) {
+			void *p = cache_pop(h, c, bs);
+			if (ALLOC_LIKELY(p))
+				return p;
+		}
+		return alloc_block(h, bs, HEAP_ALIGN, 0);
+	}
 	if (size > PTRDIFF_MAX)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
 		return large_alloc(h, size, HEAP_ALIGN, 0);
-	size_t bs = block_size_for(size);
-	/* The front cache's hit path, here so that it skips alloc_block's frame. */
-	if (bs <= HEAP_CACHE_MAX_BLOCK && h->cache_head[cache_class(bs)]) {
-		void *p = cache_pop(h, cache_class(bs), bs);
-		if (ALLOC_LIKELY(p))
-			return p;
-	}
-	return alloc_block(h, bs, HEAP_ALIGN, 0);
+	return alloc_block(h, block_size_for(size), HEAP_ALIGN, 0);
 }
 
 /* Level 0, anything but the front cache's fast case: classify, then act on it. */
@@ -716,86 +729,103 @@ static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
  * in which classify answers PTR_BLOCK (same checks: inside the break,
  * aligned, tagged, used, not LARGE or CACHED, fits before the break, the next
  * header tagged without PREV_FREE) and cache_push succeeds (same conditions,
- * from the headers already read). The block's tag is computed once, and the
- * CACHED header's tag derived from it (word_flip_spare). Anything else,
- * misuse included, goes to free0_slow, which decides from scratch.
+ * from the headers already read). Anything else, misuse included, goes to
+ * free0_slow, which decides from scratch.
  */
-static inline void free0(struct heap *h, uintptr_t p)
+static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_t p)
 {
 	blk_t b = blk_from_payload(p), e = heap_epilogue(h);
 
-	if (ALLOC_UNLIKELY((p & (HEAP_ALIGN - 1)) || p < h->base + 16 || p >= h->brk))
+	if (ALLOC_UNLIKELY(!blk_slot_ok(h, b)))   /* p aligned, base + 16 <= p < brk */
 		goto slow;
 	uint64_t w = word_at(b);
-	uint64_t x = tag_mix(h, b, w), prod = x * HEAP_TAG_MULT;
-	size_t size = word_size(w);
-	if (ALLOC_UNLIKELY((w >> HEAP_BLK_TAG_SHIFT) != prod >> HEAP_BLK_TAG_SHIFT ||
-			   (w & (HEAP_BLK_FREE | HEAP_BLK_PREV_FREE | HEAP_BLK_LARGE | HEAP_BLK_SPARE)) ||
-			   size < HEAP_MIN_BLOCK || size > HEAP_CACHE_MAX_BLOCK || size > e - b))
+	/*
+	 * The size if the header is that of a used block of the cache's sizes
+	 * with no flag set; then w must be exactly the word make_word writes for
+	 * it, which one compare checks (flags, the size's other bits, the tag).
+	 * size - MIN wraps for a size below the minimum (a stale epilogue's 0).
+	 */
+	size_t size = w & (2 * HEAP_CACHE_MAX_BLOCK - HEAP_ALIGN);
+	if (ALLOC_UNLIKELY(size - HEAP_MIN_BLOCK > h->cache_max_block - HEAP_MIN_BLOCK ||
+			   w != make_word(h, b, size, 0) || size > e - b))
 		goto slow;
 	blk_t n = b + size;
 	uint64_t wn = word_at(n);
-	if (ALLOC_UNLIKELY(!word_tag_ok(h, n, wn) || word_prev_is_free(wn)))
+	if (ALLOC_UNLIKELY(word_prev_is_free(wn) || !word_tag_ok(h, n, wn)))
 		goto slow;
 	/* classify would say PTR_BLOCK; now cache_push's conditions. */
 	unsigned c = cache_class(size);
-	size_t bytes = h->cache_bytes + size;
-	if (h->cache_count[c] >= HEAP_CACHE_DEPTH || bytes > HEAP_CACHE_BYTES)
+	if (ALLOC_UNLIKELY(h->cache_count[c] >= h->cache_limit[c]))
 		goto slow;
-	if (n != e) {
-		if (word_is_free(wn)) {
-			/* free_would_merge_inside, else free_would_trim with that top block. */
-			if (n + word_size(wn) != e)
-				goto slow;
-			size_t top = size + word_size(wn);
-			if (top > h->env.trim_threshold && top > (h->in_use_bytes - size) / 4)
-				goto slow;
-		}
-	} else if (size > h->env.trim_threshold && size > (h->in_use_bytes - size) / 4) {
-		goto slow;
+	if (word_is_free(wn)) {
+		/* free_would_merge_inside, else free_would_trim with that top block (n is not e: e is used). */
+		if (n + word_size(wn) != e)
+			goto slow;
+		size_t top = size + word_size(wn);
+		if (top > h->env.trim_threshold && top > (h->in_use_bytes - heap_cache_bytes(h) - size) / 4)
+			goto slow;
+	} else if (n == e && size > h->env.trim_threshold &&
+		   size > (h->in_use_bytes - heap_cache_bytes(h) - size) / 4) {
+		goto slow;   /* free_would_trim with b alone on top */
 	}
-	/* = blk_write(h, b, size, HEAP_BLK_CACHED): PREV_FREE was clear. */
-	set_word_at(b, word_flip_spare(w, x, prod));
-	cache_link(h, b, c, size);
+	cache_link(h, b, w, c);
 	return;
 slow:
 	free0_slow(h, p);
 }
 
+/*
+ * The entry points test h->magic and h->debug with one compare: they are
+ * the first two 32-bit fields of struct heap, and "initialised, level 0"
+ * is the case to make fast.
+ */
+static inline bool level0(const struct heap *h)
+{
+	uint64_t first;
+
+	memcpy(&first, h, sizeof first);
+	return ALLOC_LIKELY(first == HEAP_MAGIC);
+}
+_Static_assert(offsetof(struct heap, magic) == 0 && offsetof(struct heap, debug) == 4 &&
+		       sizeof(((struct heap *)0)->debug) == 4 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "level0 reads magic and debug as one little-endian word");
+
 void *heap_malloc_at(struct heap *h, size_t size, uintptr_t caller)
 {
+	if (h && level0(h))
+		return malloc0(h, size);
 	check_init(h);
-	if (ALLOC_UNLIKELY(h->debug))
-		return heap_dbg_alloc(h, size, HEAP_ALIGN, caller);
-	return malloc0(h, size);
+	return heap_dbg_alloc(h, size, HEAP_ALIGN, caller);
 }
 
 void *heap_malloc(struct heap *h, size_t size)
 {
+	if (h && level0(h))
+		return malloc0(h, size);
 	check_init(h);
-	if (ALLOC_UNLIKELY(h->debug))
-		return heap_dbg_alloc(h, size, HEAP_ALIGN, HEAP_CALLER());
-	return malloc0(h, size);
+	return heap_dbg_alloc(h, size, HEAP_ALIGN, HEAP_CALLER());
 }
 
 void heap_free_at(struct heap *h, void *p, uintptr_t caller)
 {
-	check_init(h);
-	if (!p)
+	if (h && level0(h)) {
+		if (p)
+			free0(h, (uintptr_t)p);
 		return;
-	if (ALLOC_UNLIKELY(h->debug))
+	}
+	check_init(h);
+	if (p)
 		heap_dbg_free(h, (uintptr_t)p, caller);
-	else
-		free0(h, (uintptr_t)p);
 }
 
 void heap_free(struct heap *h, void *p)
 {
-	check_init(h);
-	if (!p)
+	if (h && level0(h)) {
+		if (p)
+			free0(h, (uintptr_t)p);
 		return;
-	if (ALLOC_UNLIKELY(h->debug))
+	}
+	check_init(h);
+	if (p)
 		heap_dbg_free(h, (uintptr_t)p, HEAP_CALLER());
-	else
-		free0(h, (uintptr_t)p);
 }

@@ -25,21 +25,25 @@
  *               heap_trim gives back everything above the top block's header
  *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
  *               (whole, header included) wait on a LIFO per 16-byte class,
- *               at most HEAP_CACHE_DEPTH per class and HEAP_CACHE_BYTES
- *               (32 KiB) in all, and a malloc of that class
+ *               at most HEAP_CACHE_DEPTH and HEAP_CACHE_CLASS_BYTES (but
+ *               one block) per class, HEAP_CACHE_BYTES (52 KiB) in all; a
+ *               per-class bound keeps every counter of a push or pop
+ *               private to its class, and a malloc of that class
  *               takes one back without touching the TLSF lists. A cached
  *               block keeps its place in the chain: marked HEAP_BLK_CACHED
  *               (FREE clear), first payload word = next on its LIFO. It is
  *               neither merged nor listed until the cache is flushed: before
  *               the break grows, when an allocation would fail, before any
  *               trim, by heap_trim and by heap_flush_quarantine. Counters:
- *               cached blocks are not in used_blocks/in_use_bytes; in
- *               struct heap they are in cache_blocks/cache_bytes only.
- *               heap_get_stats flushes the cache first (merging, never
- *               trimming), so every number it gives is that of the merged
- *               heap (free_blocks, free_bytes, largest_free as without a
- *               cache; in_use and used_blocks exclude freed blocks at once)
- *               (struct heap's cache_blocks/cache_bytes say what it holds).
+ *               in struct heap a cached block is still in used_blocks and
+ *               in_use_bytes (as the TLSF core sees it: carved, not free),
+ *               and also in cache_count, so pushing and popping
+ *               touch nothing else; peak_in_use, updated when blocks are
+ *               carved, counts cached blocks as in use. heap_get_stats
+ *               flushes the cache first (merging, never trimming), so every
+ *               number it gives is that of the merged heap (in_use and
+ *               used_blocks without the freed blocks, free_blocks,
+ *               free_bytes, largest_free as without a cache).
  *               heap_walk gives cached blocks as HEAP_WALK_FREE, heap_leaks
  *               skips them, heap_check verifies them.
  *
@@ -69,10 +73,12 @@
  *   |           |                                     |       |       | FREE  |      |
  *   +-----------+-------------------------------------+-------+-------+-------+------+
  *   size = word & HEAP_BLK_SIZE_MASK
- *   tag  = ((word & 0xffffffffffff) ^ header address ^ heap.secret)
- *          * 0x9e3779b97f4a7c15 >> 48
+ *   tag  = (((word | SPARE) << 16) ^ header address ^ heap.secret)
+ *          * 0x9e3779b97f4a7c15 >> 48              (mod 2^64)
  *   Every header the heap writes carries its tag, so heap_free can tell one
- *   from user bytes at p - 8 (a 1 in 65536 chance of a false match). Headers
+ *   from user bytes at p - 8 (a 1 in 65536 chance of a false match). The
+ *   shift drops the old tag; SPARE is left out so that the front cache and
+ *   the quarantine can set and clear it without computing a new tag. Headers
  *   left inside bigger blocks by merging are always marked FREE, so a stale
  *   one reads as a double free, never as a live block.
  *
@@ -146,8 +152,9 @@
 /* Level 0's front cache (see "cache" above). */
 #define HEAP_CACHE_MAX_BLOCK 1024   /* whole block bytes: requests up to 1016 */
 #define HEAP_CACHE_CLASSES  (HEAP_CACHE_MAX_BLOCK / HEAP_ALIGN - 1)  /* 32, 48, .. 1024 */
-#define HEAP_CACHE_DEPTH    32      /* blocks per class at most */
-#define HEAP_CACHE_BYTES    (32u * 1024)  /* whole block bytes cached in all, at most */
+#define HEAP_CACHE_DEPTH    32      /* blocks per class at most, */
+#define HEAP_CACHE_CLASS_BYTES 1024 /* and at most this many bytes (but one block), */
+#define HEAP_CACHE_BYTES    53424   /* so this many whole block bytes in all (heap_impl.h) */
 
 #define HEAP_MAGIC          0x68656170u   /* "heap": struct heap after heap_init */
 
@@ -278,6 +285,7 @@ struct heap {
 	uintptr_t base;              /* first byte of the brk region (page aligned) */
 	uintptr_t brk;               /* current break; epilogue header at brk - 8 */
 	uintptr_t floor_brk;         /* break after heap_init; trimming stops here */
+	uintptr_t brk_slots;         /* (brk - base - 16) / 16, for blk_slot_ok (heap_impl.h) */
 
 	/* TLSF index: bit f of fl_bitmap set iff sl_bitmap[f] != 0; bit s of
 	 * sl_bitmap[f] set iff free_lists[f][s] != NULL. */
@@ -306,11 +314,17 @@ struct heap {
 	struct heap_freed_large freed_large[HEAP_FREED_LARGE_RING];
 	unsigned freed_large_next;   /* next slot of that ring to overwrite */
 
-	/* Level 0's front cache: class c holds blocks of (c + 2) * 16 bytes. */
+	/*
+	 * Level 0's front cache: class c holds blocks of (c + 2) * 16 bytes.
+	 * Cached blocks stay counted in used_blocks and in_use_bytes (the TLSF
+	 * core's view: carved from the break, not free), so a push or a pop
+	 * touches only these fields; see "cache" at the top of this file.
+	 */
 	uintptr_t cache_head[HEAP_CACHE_CLASSES];   /* header address of the newest, 0 if none */
 	uint32_t cache_count[HEAP_CACHE_CLASSES];   /* blocks on each LIFO */
-	size_t cache_blocks;         /* cached blocks; in neither used_blocks nor free_blocks */
-	size_t cache_bytes;          /* their whole block bytes; in neither in_use nor free_bytes */
+	uint32_t cache_limit[HEAP_CACHE_CLASSES];   /* cache_limit_for(c), set by heap_init */
+	size_t cache_max_req;        /* largest request it serves (below large_threshold) */
+	size_t cache_max_block;      /* block_size_for(cache_max_req): the largest block it holds */
 };
 
 struct heap_stats {

@@ -50,6 +50,13 @@ int heap_init(struct heap *h, const struct heap_env *env)
 		h->env.trim_threshold = h->env.grow_bytes;
 	if (!h->env.quarantine_bytes)
 		h->env.quarantine_bytes = HEAP_DEFAULT_QUARANTINE_BYTES;
+	/* The front cache serves what would otherwise come from the break. */
+	h->cache_max_req = HEAP_CACHE_MAX_BLOCK - HEAP_OVERHEAD;
+	if (h->env.map_pages && h->env.large_threshold <= h->cache_max_req)
+		h->cache_max_req = h->env.large_threshold - 1;
+	h->cache_max_block = block_size_for(h->cache_max_req);
+	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
+		h->cache_limit[c] = cache_limit_for(c);
 
 	void *base = env->sbrk(env->ctx, 0);
 	if (base == (void *)-1 || ((uintptr_t)base & (page - 1)))
@@ -65,7 +72,7 @@ int heap_init(struct heap *h, const struct heap_env *env)
 
 	h->debug = env->debug;
 	h->base = (uintptr_t)base;
-	h->brk = h->base + h->env.grow_bytes;
+	heap_set_brk(h, h->base + h->env.grow_bytes);
 	h->floor_brk = h->brk;
 	h->secret = mix64((env->secret ? env->secret : (uint64_t)(uintptr_t)h ^ 0x6a09e667f3bcc909ull) ^
 			  h->base);
@@ -102,7 +109,7 @@ void heap_core_pc(uintptr_t pc, char *buf, size_t len)
 static int locate(const struct heap *h, uintptr_t a, blk_t *out)
 {
 	blk_t end = heap_epilogue(h);
-	size_t steps = 0, limit = h->used_blocks + h->free_blocks + h->quarantine_blocks + h->cache_blocks + 1;
+	size_t steps = 0, limit = h->used_blocks + h->free_blocks + h->quarantine_blocks + 1;
 
 	*out = 0;
 	for (blk_t b = heap_first_blk(h); b < end;) {

@@ -23,34 +23,34 @@ static __attribute__((noinline, cold)) void cache_pop_bad(struct heap *h, unsign
 }
 
 /*
- * Level 0: takes the newest block off class c's LIFO (size whole bytes). The
- * entry is checked first (inside the break, tagged, CACHED, of that size):
- * a write after free that overwrote a link is reported and the LIFO dropped
- * (heap_check then names the blocks lost), never handed out: NULL then.
+ * Level 0: takes the newest block off class c's LIFO (size whole bytes; the
+ * caller saw a non-empty head). The entry is checked first (inside the
+ * break, 8 mod 16, its whole low word = size | CACHED apart from PREV_FREE,
+ * tagged), so a write after free that overwrote a link is reported and the
+ * LIFO dropped (heap_check then names the blocks lost), never handed out:
+ * NULL then. Counters: only the cache's own (see struct heap).
  */
-static inline void *cache_pop(struct heap *h, unsigned c, size_t size)
+static inline __attribute__((always_inline)) void *cache_pop(struct heap *h, unsigned c, size_t size)
 {
 	blk_t b = h->cache_head[c];
-	uint64_t w, x = 0, prod = 0;
 
-	if (ALLOC_UNLIKELY((b & 15) != 8 || b < heap_first_blk(h) || b + size > heap_epilogue(h) ||
-			   ((w = word_at(b)) & (LOW48 & ~HEAP_BLK_PREV_FREE)) != (size | HEAP_BLK_CACHED) ||
-			   (w >> HEAP_BLK_TAG_SHIFT) !=
-				   (prod = (x = tag_mix(h, b, w)) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT)) {
-		cache_pop_bad(h, c, size);
-		return NULL;
-	}
+	/*
+	 * Only b and b + 8 are read: whether b + size fits the break is the tag's
+	 * to say (a header the heap wrote there always fits).
+	 */
+	if (ALLOC_UNLIKELY(!blk_slot_ok(h, b)))
+		goto bad;
+	uint64_t w = word_at(b);
+	/* PREV_FREE may have been set since the push (the block before it was freed). */
+	if (ALLOC_UNLIKELY(w != make_word(h, b, size, HEAP_BLK_CACHED | (w & HEAP_BLK_PREV_FREE))))
+		goto bad;
 	h->cache_head[c] = cache_next(b);
 	h->cache_count[c]--;
-	h->cache_blocks--;
-	h->cache_bytes -= size;
-	/* = blk_write(h, b, size, w & HEAP_BLK_PREV_FREE): CACHED cleared, the tag from prod. */
-	set_word_at(b, word_flip_spare(w, x, prod));
-	h->in_use_bytes += size;
-	h->used_blocks++;
-	if (h->in_use_bytes + h->large_bytes > h->peak_in_use)
-		h->peak_in_use = h->in_use_bytes + h->large_bytes;
+	set_word_at(b, w & ~HEAP_BLK_CACHED);   /* the tag leaves SPARE out: still valid */
 	return (void *)blk_payload(b);
+bad:
+	cache_pop_bad(h, c, size);
+	return NULL;
 }
 
 /*
@@ -61,7 +61,7 @@ static inline void *cache_pop(struct heap *h, unsigned c, size_t size)
 static inline bool free_would_trim(const struct heap *h, blk_t b, size_t size)
 {
 	blk_t n = b + size, e = heap_epilogue(h);
-	size_t top = size, q = (h->in_use_bytes - size) / 4;
+	size_t top = size, q = (h->in_use_bytes - heap_cache_bytes(h) - size) / 4;
 
 	if (n != e) {
 		uint64_t wn = word_at(n);
@@ -92,35 +92,32 @@ static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t
 }
 
 /*
- * The bookkeeping of a push, once the caller has checked that b may go on
- * LIFO c and has written its CACHED header: link it and move its bytes from
- * "in use" to "cached". Shared by cache_push and heap.c's inlined free path.
+ * The bookkeeping of a push, once the caller has checked that used block b
+ * (size bytes) may go on LIFO c: mark it CACHED (one OR: the tag leaves
+ * SPARE out) and link it. Shared by cache_push and heap.c's inlined free.
  */
-static inline void cache_link(struct heap *h, blk_t b, unsigned c, size_t size)
+static inline __attribute__((always_inline)) void cache_link(struct heap *h, blk_t b, uint64_t w,
+							      unsigned c)
 {
+	set_word_at(b, w | HEAP_BLK_CACHED);
 	set_word_at(b + 8, h->cache_head[c]);
 	h->cache_head[c] = b;
 	h->cache_count[c]++;
-	h->cache_blocks++;
-	h->cache_bytes += size;
-	h->used_blocks--;
-	h->in_use_bytes -= size;
 }
 
 /* Level 0: puts used block b on its class's LIFO if the cache has room; false if not. */
 static inline bool cache_push(struct heap *h, blk_t b)
 {
-	size_t size = blk_size(b);
-	size_t bytes = h->cache_bytes + size;
+	uint64_t w = word_at(b);
+	size_t size = word_size(w);
 
-	if (size > HEAP_CACHE_MAX_BLOCK)
+	if (size > block_size_for(h->cache_max_req))
 		return false;
 	unsigned c = cache_class(size);
-	if (h->cache_count[c] >= HEAP_CACHE_DEPTH ||
-	    bytes > HEAP_CACHE_BYTES || free_would_merge_inside(h, b, size) || free_would_trim(h, b, size))
+	if (h->cache_count[c] >= h->cache_limit[c] ||
+	    free_would_merge_inside(h, b, size) || free_would_trim(h, b, size))
 		return false;
-	blk_write(h, b, size, HEAP_BLK_CACHED | (word_at(b) & HEAP_BLK_PREV_FREE));
-	cache_link(h, b, c, size);
+	cache_link(h, b, w, c);
 	return true;
 }
 

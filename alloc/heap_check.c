@@ -148,15 +148,16 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	if (nfree != h->free_blocks || free_bytes != h->free_bytes)
 		CHECK_FAIL("heap_check: walk found %zu free blocks / %zu bytes, counters say %zu / %zu", nfree,
 		     free_bytes, h->free_blocks, h->free_bytes);
-	if (used != h->used_blocks || used_bytes != h->in_use_bytes)
-		CHECK_FAIL("heap_check: walk found %zu used blocks / %zu bytes, counters say %zu / %zu", used,
-		     used_bytes, h->used_blocks, h->in_use_bytes);
+	/* The counters hold cached blocks as in use (see struct heap). */
+	if (used + nc != h->used_blocks || used_bytes + c_bytes != h->in_use_bytes)
+		CHECK_FAIL("heap_check: walk found %zu used + %zu cached blocks / %zu + %zu bytes, counters say %zu / %zu",
+		     used, nc, used_bytes, c_bytes, h->used_blocks, h->in_use_bytes);
 	if (nq != h->quarantine_blocks || q_bytes != h->quarantine_bytes)
 		CHECK_FAIL("heap_check: walk found %zu quarantined blocks / %zu bytes, counters say %zu / %zu", nq,
 		     q_bytes, h->quarantine_blocks, h->quarantine_bytes);
-	if (nc != h->cache_blocks || c_bytes != h->cache_bytes)
+	if (nc != heap_cache_blocks(h) || c_bytes != heap_cache_bytes(h))
 		CHECK_FAIL("heap_check: walk found %zu cached blocks / %zu bytes, counters say %zu / %zu", nc,
-		     c_bytes, h->cache_blocks, h->cache_bytes);
+		     c_bytes, heap_cache_blocks(h), heap_cache_bytes(h));
 	if (used_bytes + free_bytes + q_bytes + c_bytes + 16 != h->brk - h->base)
 		CHECK_FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
 		     used_bytes + free_bytes + q_bytes + c_bytes + 16, (size_t)(h->brk - h->base));
@@ -315,12 +316,13 @@ void heap_get_stats(struct heap *h, struct heap_stats *st)
 {
 	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_get_stats: heap used before heap_init");
 	/* Level 0: the front cache is flushed first (merged, never trimmed). */
-	if (h->cache_blocks)
-		heap_cache_flush(h);
+	heap_cache_flush(h);
 	st->brk_bytes = h->brk - h->base;
-	st->in_use_bytes = h->in_use_bytes;
-	st->free_bytes = h->free_bytes + h->cache_bytes;   /* + 0, unless a bad entry stopped the flush */
-	st->used_blocks = h->used_blocks;
+	/* The cache is empty now, unless a bad entry stopped the flush: its blocks count as free then. */
+	size_t held = heap_cache_bytes(h);
+	st->in_use_bytes = h->in_use_bytes - held;
+	st->free_bytes = h->free_bytes + held;
+	st->used_blocks = h->used_blocks - heap_cache_blocks(h);
 	st->free_blocks = h->free_blocks;
 	st->peak_in_use = h->peak_in_use;
 	st->large_blocks = h->large_blocks;

@@ -35,10 +35,25 @@ typedef uintptr_t blk_t;
 static inline uint64_t word_at(uintptr_t a) { return *(const heap_word_t *)a; }
 static inline void set_word_at(uintptr_t a, uint64_t v) { *(heap_word_t *)a = v; }
 
-/* The check tag for a header at address b holding size|flags = low. */
+/*
+ * The check tag for a header at address b holding size|flags = low (heap.h
+ * draws it): the top 16 bits of tag_mix's product. The word's low 48 bits
+ * are shifted up 16 so that a whole header word can be passed in (its old
+ * tag drops out), and SPARE (CACHED at level 0, QUARANTINED at level 2) is
+ * forced to 1 so that it is left out: holding a freed block back, and
+ * handing it out again, is one OR or AND on its header. Every path that acts
+ * on that bit confirms it another way (the front cache's pop checks the
+ * whole word, free's slow path finds the block on its LIFO, the quarantine
+ * is a list of its own).
+ */
+static inline uint64_t tag_mix(const struct heap *h, uintptr_t b, uint64_t low)
+{
+	return (((low | HEAP_BLK_SPARE) << (64 - HEAP_BLK_TAG_SHIFT)) ^ b ^ h->secret) * HEAP_TAG_MULT;
+}
+
 static inline uint64_t tag_for(const struct heap *h, uintptr_t b, uint64_t low)
 {
-	return ((low ^ b ^ h->secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
+	return tag_mix(h, b, low) >> HEAP_BLK_TAG_SHIFT;
 }
 
 static inline uint64_t make_word(const struct heap *h, uintptr_t b, size_t size, uint64_t flags)
@@ -49,27 +64,7 @@ static inline uint64_t make_word(const struct heap *h, uintptr_t b, size_t size,
 
 static inline bool word_tag_ok(const struct heap *h, uintptr_t b, uint64_t w)
 {
-	return (w >> HEAP_BLK_TAG_SHIFT) == tag_for(h, b, w & LOW48);
-}
-
-/*
- * The hot paths of the front cache verify a header and then rewrite it with
- * only HEAP_BLK_SPARE (CACHED) flipped. x = low ^ b ^ secret and prod = x *
- * HEAP_TAG_MULT are what the verification computed; flipping bit 3 of low
- * flips bit 3 of x, which adds or subtracts 8 from x, so the new product is
- * prod +- 8 * HEAP_TAG_MULT (mod 2^64): the very tag make_word would compute,
- * without a second multiply.
- */
-static inline uint64_t tag_mix(const struct heap *h, uintptr_t b, uint64_t w)
-{
-	return (w & LOW48) ^ b ^ h->secret;
-}
-
-static inline uint64_t word_flip_spare(uint64_t w, uint64_t x, uint64_t prod)
-{
-	uint64_t d = (uint64_t)HEAP_BLK_SPARE * HEAP_TAG_MULT;
-	uint64_t np = (x & HEAP_BLK_SPARE) ? prod - d : prod + d;
-	return ((w & LOW48) ^ HEAP_BLK_SPARE) | (np >> HEAP_BLK_TAG_SHIFT) << HEAP_BLK_TAG_SHIFT;
+	return ((tag_mix(h, b, w) ^ w) >> HEAP_BLK_TAG_SHIFT) == 0;
 }
 
 static inline size_t word_size(uint64_t w) { return (size_t)(w & HEAP_BLK_SIZE_MASK); }
@@ -111,6 +106,25 @@ static inline void blk_set_prev_free_link(blk_t b, blk_t p) { set_word_at(b + 16
 
 static inline blk_t heap_first_blk(const struct heap *h) { return h->base + 8; }
 static inline blk_t heap_epilogue(const struct heap *h) { return h->brk - 8; }
+
+/* Every change of the break goes through here (the epilogue keeps brk 16-aligned). */
+static inline void heap_set_brk(struct heap *h, uintptr_t brk)
+{
+	h->brk = brk;
+	h->brk_slots = (brk - h->base - 16) / 16;
+}
+
+/*
+ * Whether b is where a header can be, with its first payload word, below
+ * the break: 8 mod 16, first block <= b, b + 16 <= brk. One compare for the
+ * hot paths: rotating b - first right by 4 moves a misalignment into the
+ * top bits, so only an aligned b inside the range is below brk_slots.
+ */
+static inline bool blk_slot_ok(const struct heap *h, blk_t b)
+{
+	uintptr_t off = b - heap_first_blk(h);
+	return ((off >> 4) | (off << 60)) < h->brk_slots;
+}
 
 static inline blk_t list_head(const struct heap *h, unsigned fl, unsigned sl)
 {
@@ -157,6 +171,12 @@ _Static_assert(HEAP_CACHE_MAX_BLOCK % HEAP_ALIGN == 0 && HEAP_CACHE_MAX_BLOCK >=
 /* The class of a block of size whole bytes (HEAP_MIN_BLOCK .. HEAP_CACHE_MAX_BLOCK). */
 static inline unsigned cache_class(size_t size) { return (unsigned)(size / HEAP_ALIGN) - 2; }
 static inline size_t cache_class_size(unsigned c) { return ((size_t)c + 2) * HEAP_ALIGN; }
+/* How many blocks class c may hold: HEAP_CACHE_CLASS_BYTES of them, 1 .. HEAP_CACHE_DEPTH. */
+static inline uint32_t cache_limit_for(unsigned c)
+{
+	size_t d = HEAP_CACHE_CLASS_BYTES / cache_class_size(c);
+	return d < 1 ? 1 : d > HEAP_CACHE_DEPTH ? HEAP_CACHE_DEPTH : (uint32_t)d;
+}
 /* The next block on a LIFO: the cached block's first payload word. */
 static inline blk_t cache_next(blk_t b) { return (blk_t)word_at(b + 8); }
 
@@ -218,7 +238,10 @@ enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_i
  */
 size_t heap_cache_flush(struct heap *h);
 int heap_cache_check(const struct heap *h, char *why, size_t len);
-/* Whether cached block b is on its class's LIFO (the LIFOs already checked). */
+/* The blocks on all LIFOs and their whole bytes, by the counts (slow: a loop over the classes). */
+size_t heap_cache_blocks(const struct heap *h);
+size_t heap_cache_bytes(const struct heap *h);
+/* Whether cached block b is on its class's LIFO (walks at most HEAP_CACHE_DEPTH entries). */
 bool heap_cache_holds(const struct heap *h, blk_t b);
 
 /* heap_api.c: reporting misuse. */

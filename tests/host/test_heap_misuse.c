@@ -149,7 +149,7 @@ HTEST(misuse_is_reported_not_obeyed)
 /* What a header the heap wrote at address b would hold (the formula in heap.h). */
 static uint64_t forge_header(uintptr_t b, uint64_t size_flags)
 {
-	uint64_t tag = ((size_flags ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
+	uint64_t tag = ((((size_flags | HEAP_BLK_SPARE) << 16) ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
 	return size_flags | tag << HEAP_BLK_TAG_SHIFT;
 }
 
@@ -348,6 +348,25 @@ static void count_walk_kinds(void *ctx, void *p, size_t size, int used)
 	((size_t *)ctx)[used]++;
 }
 
+/* Blocks on the front cache's LIFOs and their bytes (struct heap counts them per class). */
+static size_t cached_blocks(void)
+{
+	size_t n = 0;
+
+	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
+		n += H.cache_count[c];
+	return n;
+}
+
+static size_t cached_bytes(void)
+{
+	size_t n = 0;
+
+	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
+		n += H.cache_count[c] * (c + 2) * HEAP_ALIGN;
+	return n;
+}
+
 HTEST(front_cache_reuses_checks_and_reports)
 {
 	char why[256];
@@ -359,13 +378,16 @@ HTEST(front_cache_reuses_checks_and_reports)
 	REQUIRE(keep && a && b && c);
 	size_t ua = heap_usable_size(&H, a);
 
-	/* A small free goes to the cache: not in use any more; a walk says free. */
+	/*
+	 * A small free goes to the cache: a walk says free; struct heap still
+	 * counts it in use (the core's view), the stats (after a flush) do not.
+	 */
 	size_t free_before = H.free_blocks;
 	heap_free(&H, a);
 	HEAP_CLEAN();
-	CHECK_EQ_U(H.cache_blocks, 1);
-	CHECK_EQ_U(H.cache_bytes, ua + HEAP_OVERHEAD);
-	CHECK_EQ_U(H.used_blocks, 3);
+	CHECK_EQ_U(cached_blocks(), 1);
+	CHECK_EQ_U(cached_bytes(), ua + HEAP_OVERHEAD);
+	CHECK_EQ_U(H.used_blocks, 4);
 	CHECK_EQ_U(H.free_blocks, free_before);
 	size_t kinds[4] = { 0 };
 	heap_walk(&H, count_walk_kinds, kinds);
@@ -384,13 +406,13 @@ HTEST(front_cache_reuses_checks_and_reports)
 	CHECK(strstr(E.last_line, "(a freed block)") != NULL);
 	CHECK_EQ_U(heap_usable_size(&H, a), 0);
 	CHECK_EQ_U(E.reports, reports + 3);
-	CHECK_EQ_U(H.cache_blocks, 1);
+	CHECK_EQ_U(cached_blocks(), 1);
 	HEAP_CLEAN();
 
 	/* The same class hands the same block back (LIFO), no split, no merge. */
 	void *a2 = heap_malloc(&H, 90);
 	CHECK(a2 == a);
-	CHECK_EQ_U(H.cache_blocks, 0);
+	CHECK_EQ_U(cached_blocks(), 0);
 	HEAP_CLEAN();
 
 	/* heap_check verifies the cache: a link overwritten after free is found. */
@@ -439,12 +461,12 @@ HTEST(front_cache_reuses_checks_and_reports)
 	heap_free(&H, y);
 	heap_free(&H, c);
 	heap_free(&H, keep);
-	CHECK(H.cache_blocks > 0);
-	CHECK_EQ_U(H.used_blocks, base.used_blocks);
-	CHECK_EQ_U(H.in_use_bytes, base.in_use_bytes);
+	CHECK(cached_blocks() > 0);
+	CHECK_EQ_U(H.used_blocks - cached_blocks(), base.used_blocks);
+	CHECK_EQ_U(H.in_use_bytes - cached_bytes(), base.in_use_bytes);
 	/* heap_get_stats flushes: the numbers are those of the merged heap. */
 	struct heap_stats s = stats();
-	CHECK_EQ_U(H.cache_blocks, 0);
+	CHECK_EQ_U(cached_blocks(), 0);
 	CHECK_EQ_U(s.free_blocks, 1);
 	CHECK_EQ_U(s.brk_bytes, s.in_use_bytes + s.free_bytes + 16);
 	CHECK(stats_equal(stats(), s));
@@ -452,19 +474,64 @@ HTEST(front_cache_reuses_checks_and_reports)
 	CHECK_EQ_U(stats().brk_bytes, base.brk_bytes);
 	expect_empty();
 
-	/* Bounded: HEAP_CACHE_DEPTH per class, HEAP_CACHE_BYTES in all. */
-	static void *p[200];
-	for (int i = 0; i < 200; i++)
-		REQUIRE(p[i] = heap_malloc(&H, i < 100 ? 40 : 1000));
-	for (int i = 0; i < 200; i++)
+	/*
+	 * Bounded per class: HEAP_CACHE_DEPTH blocks and HEAP_CACHE_CLASS_BYTES
+	 * (but one block), so HEAP_CACHE_BYTES in all. Each freed block sits
+	 * between two live separators, so only the bound keeps it out.
+	 */
+	size_t bound = 0;
+	for (unsigned k = 0; k < HEAP_CACHE_CLASSES; k++) {
+		size_t size = (k + 2) * HEAP_ALIGN, want = HEAP_CACHE_CLASS_BYTES / size;
+		want = want < 1 ? 1 : want > HEAP_CACHE_DEPTH ? HEAP_CACHE_DEPTH : want;
+		CHECK_EQ_U(H.cache_limit[k], want);
+		bound += want * size;
+	}
+	CHECK_EQ_U(bound, HEAP_CACHE_BYTES);
+	static void *p[100], *sep[101];
+	REQUIRE(sep[100] = heap_malloc(&H, 16));
+	for (int i = 0; i < 100; i++) {
+		REQUIRE(p[i] = heap_malloc(&H, i < 50 ? 40 : 1000));
+		REQUIRE(sep[i] = heap_malloc(&H, 16));
+	}
+	for (int i = 0; i < 100; i++)
 		heap_free(&H, p[i]);
 	HEAP_CLEAN();
-	size_t held = H.cache_blocks;
-	CHECK(held > 0 && held <= 2 * HEAP_CACHE_DEPTH);
-	CHECK(H.cache_bytes <= HEAP_CACHE_BYTES);
+	unsigned c48 = 48 / HEAP_ALIGN - 2, c1008 = 1008 / HEAP_ALIGN - 2;
+	CHECK_EQ_U(H.cache_count[c48], HEAP_CACHE_CLASS_BYTES / 48);   /* 21 */
+	CHECK_EQ_U(H.cache_count[c1008], 1);
+	size_t held = cached_blocks();
+	CHECK_EQ_U(held, HEAP_CACHE_CLASS_BYTES / 48 + 1);
 	CHECK_EQ_U(heap_flush_quarantine(&H), held);
-	CHECK_EQ_U(H.cache_blocks, 0);
+	CHECK_EQ_U(cached_blocks(), 0);
 	HEAP_CLEAN();
+	for (int i = 0; i <= 100; i++)
+		heap_free(&H, sep[i]);
+	heap_flush_quarantine(&H);
+	HEAP_CLEAN();
+	heap_trim(&H);
+	expect_empty();
+}
+
+/* A cached block whose predecessor is freed after it: PREV_FREE changes, the pop still takes it. */
+HTEST(front_cache_entry_whose_predecessor_is_freed)
+{
+	setup();
+	void *x = heap_malloc(&H, 2000), *a = heap_malloc(&H, 100), *g = heap_malloc(&H, 100);
+	REQUIRE(x && a && g);
+	heap_free(&H, a);   /* cached: both neighbours are used */
+	CHECK_EQ_U(cached_blocks(), 1);
+	heap_free(&H, x);   /* too big to cache: a free block now, so a's header gains PREV_FREE */
+	HEAP_CLEAN();
+	CHECK(*(uint64_t *)((char *)a - 8) & HEAP_BLK_PREV_FREE);
+	int reports = E.reports;
+	void *a2 = heap_malloc(&H, 100);
+	CHECK(a2 == a);
+	CHECK_EQ_U(E.reports, reports);
+	CHECK_EQ_U(cached_blocks(), 0);
+	HEAP_CLEAN();
+	heap_free(&H, a2);
+	heap_free(&H, g);
+	heap_flush_quarantine(&H);
 	heap_trim(&H);
 	expect_empty();
 }
@@ -476,6 +543,7 @@ int main(int argc, char **argv)
 	HRUN(misuse_is_reported_not_obeyed);
 	HRUN(misuse_with_forged_tags_is_still_caught);
 	HRUN(misuse_silent_without_report_callback);
+	HRUN(front_cache_entry_whose_predecessor_is_freed);
 	HRUN(check_finds_corruption);
 	HRUN(walk_visits_blocks_in_order);
 	HRUN(leaks_lists_live_blocks);
