@@ -312,6 +312,7 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 			void *p = cache_pop(h, c, size);
 			if (ALLOC_LIKELY(p))
 				return p;
+			cache_pop_bad(h, c, size);
 		}
 	}
 	blk_t b = find_free(h, need);
@@ -567,22 +568,14 @@ static inline __attribute__((always_inline)) enum ptr_kind classify_as(const str
 	pi->why = "no block header there";
 	if (!word_tag_ok(h, b, w) || (w & (HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) ||
 	    size < HEAP_MIN_BLOCK || size > heap_epilogue(h) - b) {
-		/*
-		 * A block waiting in the quarantine (level 2) or the front cache
-		 * (level 0) was freed already.
-		 */
+		/* A block waiting in the quarantine (level 2) was freed already. */
 		(void)debug;
-		bool waits = h->debug != 1 && word_tag_ok(h, b, w) &&
+		bool waits = h->debug == 2 && word_tag_ok(h, b, w) &&
 			     (w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) == HEAP_BLK_QUARANTINED &&
 			     size >= HEAP_MIN_BLOCK && size <= heap_epilogue(h) - b;
-		/* The tag leaves CACHED out: at level 0 the LIFO must hold the block too. */
-		if (waits && h->debug == 0 && !heap_cache_holds(h, b)) {
-			pi->why = "its header says cached, but the front cache does not hold it";
-			return PTR_BAD;
-		}
 		return waits ? PTR_FREED : PTR_BAD;
 	}
-	if (word_is_free(w))
+	if (word_is_free(w) || heap_cache_is_cached(h, b, w))
 		return PTR_FREED;
 
 	pi->why = "its header disagrees with its neighbours";
@@ -672,6 +665,13 @@ static void check_init(const struct heap *h)
 	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap used before heap_init");
 }
 
+/* malloc0's way out when its LIFO's head is bad: report it, then carve as if it missed. */
+static __attribute__((noinline, cold)) void *malloc0_bad_entry(struct heap *h, unsigned c, size_t bs)
+{
+	cache_pop_bad(h, c, bs);
+	return alloc_block(h, bs, HEAP_ALIGN, 0);
+}
+
 /*
  * Level 0 (the caller checked h->debug): the whole path, inlined. A request
  * the front cache serves whose LIFO is not empty is a pop and nothing else.
@@ -688,6 +688,7 @@ static inline __attribute__((always_inline)) void *malloc0(struct heap *h, size_
 			void *p = cache_pop(h, c, bs);
 			if (ALLOC_LIKELY(p))
 				return p;
+			return malloc0_bad_entry(h, c, bs);   /* a tail call: the hit path needs no frame */
 		}
 		return alloc_block(h, bs, HEAP_ALIGN, 0);
 	}
@@ -725,12 +726,14 @@ static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
 
 /*
  * Level 0. The fast case is a used block of the front cache's sizes whose
- * predecessor is not free and that cache_push would take: exactly the case
- * in which classify answers PTR_BLOCK (same checks: inside the break,
- * aligned, tagged, used, not LARGE or CACHED, fits before the break, the next
- * header tagged without PREV_FREE) and cache_push succeeds (same conditions,
- * from the headers already read). Anything else, misuse included, goes to
- * free0_slow, which decides from scratch.
+ * predecessor is not free, that does not carry the cache's key, and that
+ * cache_push would take: the case in which classify answers PTR_BLOCK (the
+ * same checks: inside the break, aligned, tagged, used, not LARGE or
+ * QUARANTINED, fits before the break, not cached, the next header without
+ * PREV_FREE; all but the next header's tag) and cache_push succeeds (same
+ * conditions, from the headers already read). Anything else, misuse
+ * included, goes to free0_slow, which decides from scratch (a block with
+ * the key: is it on its LIFO?).
  */
 static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_t p)
 {
@@ -747,28 +750,35 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	 */
 	size_t size = w & (2 * HEAP_CACHE_MAX_BLOCK - HEAP_ALIGN);
 	if (ALLOC_UNLIKELY(size - HEAP_MIN_BLOCK > h->cache_max_block - HEAP_MIN_BLOCK ||
-			   w != make_word(h, b, size, 0) || size > e - b))
+			   w != make_word(h, b, size, 0) || size > e - b || cache_marked(h, b)))
 		goto slow;
+	/*
+	 * The next header's flags decide, but its tag is not verified here (it
+	 * was, on this path, until it cost pairs 1 instruction in 7): a wrong
+	 * one only sends this free to the slow path, or lets b be cached
+	 * without touching that header, which is reported when its own block
+	 * is freed, reallocated or checked (docs/hardening.md).
+	 */
 	blk_t n = b + size;
 	uint64_t wn = word_at(n);
-	if (ALLOC_UNLIKELY(word_prev_is_free(wn) || !word_tag_ok(h, n, wn)))
+	if (ALLOC_UNLIKELY(word_prev_is_free(wn)))
 		goto slow;
-	/* classify would say PTR_BLOCK; now cache_push's conditions. */
+	/* classify would say PTR_BLOCK (but for that tag); now cache_push's conditions. */
 	unsigned c = cache_class(size);
 	if (ALLOC_UNLIKELY(h->cache_count[c] >= h->cache_limit[c]))
 		goto slow;
+	/*
+	 * free_would_merge_inside; then free_would_trim's first half (the rest,
+	 * which needs the bytes in use, is the slow path's: a top block that
+	 * big is rare).
+	 */
 	if (word_is_free(wn)) {
-		/* free_would_merge_inside, else free_would_trim with that top block (n is not e: e is used). */
-		if (n + word_size(wn) != e)
-			goto slow;
-		size_t top = size + word_size(wn);
-		if (top > h->env.trim_threshold && top > (h->in_use_bytes - heap_cache_bytes(h) - size) / 4)
-			goto slow;
-	} else if (n == e && size > h->env.trim_threshold &&
-		   size > (h->in_use_bytes - heap_cache_bytes(h) - size) / 4) {
-		goto slow;   /* free_would_trim with b alone on top */
+		if (n + word_size(wn) != e || size + word_size(wn) > h->env.trim_threshold)
+			goto slow;   /* n is not e: the epilogue is used */
+	} else if (n == e && size > h->env.trim_threshold) {
+		goto slow;
 	}
-	cache_link(h, b, w, c);
+	cache_link(h, b, c);
 	return;
 slow:
 	free0_slow(h, p);

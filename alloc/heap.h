@@ -30,8 +30,13 @@
  *               per-class bound keeps every counter of a push or pop
  *               private to its class, and a malloc of that class
  *               takes one back without touching the TLSF lists. A cached
- *               block keeps its place in the chain: marked HEAP_BLK_CACHED
- *               (FREE clear), first payload word = next on its LIFO. It is
+ *               block keeps its place in the chain and its header, which
+ *               says used (so nothing merges with it); its first payload
+ *               word links to the next on its LIFO, its second holds
+ *               cache_key, a per-heap random word. A free that finds the
+ *               key in a block on its LIFO is a double free. (Headers are
+ *               not written on push or pop: a free right after a malloc
+ *               would wait for that store to read its header back.) It is
  *               neither merged nor listed until the cache is flushed: before
  *               the break grows, when an allocation would fail, before any
  *               trim, by heap_trim and by heap_flush_quarantine. Counters:
@@ -73,12 +78,12 @@
  *   |           |                                     |       |       | FREE  |      |
  *   +-----------+-------------------------------------+-------+-------+-------+------+
  *   size = word & HEAP_BLK_SIZE_MASK
- *   tag  = (((word | SPARE) << 16) ^ header address ^ heap.secret)
+ *   tag  = ((word << 16) ^ header address ^ heap.secret)
  *          * 0x9e3779b97f4a7c15 >> 48              (mod 2^64)
  *   Every header the heap writes carries its tag, so heap_free can tell one
  *   from user bytes at p - 8 (a 1 in 65536 chance of a false match). The
- *   shift drops the old tag; SPARE is left out so that the front cache and
- *   the quarantine can set and clear it without computing a new tag. Headers
+ *   shift keeps the low 48 bits (size and flags) and drops the old tag, so
+ *   a whole header word can be checked as it is read. Headers
  *   left inside bigger blocks by merging are always marked FREE, so a stale
  *   one reads as a double free, never as a live block.
  *
@@ -128,9 +133,8 @@
 #define HEAP_BLK_FREE       0x1ull  /* this block is on a free list */
 #define HEAP_BLK_PREV_FREE  0x2ull  /* the block before it is free: its foot word is valid */
 #define HEAP_BLK_LARGE      0x4ull  /* a page-mapped large block (never in the brk region) */
-#define HEAP_BLK_SPARE      0x8ull  /* level 2: HEAP_BLK_QUARANTINED; level 0: HEAP_BLK_CACHED */
+#define HEAP_BLK_SPARE      0x8ull  /* level 2: HEAP_BLK_QUARANTINED; clear at levels 0 and 1 */
 #define HEAP_BLK_QUARANTINED HEAP_BLK_SPARE  /* a freed brk block waiting in the quarantine */
-#define HEAP_BLK_CACHED     HEAP_BLK_SPARE   /* a freed brk block waiting in the front cache */
 #define HEAP_BLK_SIZE_MASK  0x0000fffffffffff0ull
 #define HEAP_BLK_TAG_SHIFT  48
 #define HEAP_TAG_MULT       0x9e3779b97f4a7c15ull
@@ -323,6 +327,7 @@ struct heap {
 	uintptr_t cache_head[HEAP_CACHE_CLASSES];   /* header address of the newest, 0 if none */
 	uint32_t cache_count[HEAP_CACHE_CLASSES];   /* blocks on each LIFO */
 	uint32_t cache_limit[HEAP_CACHE_CLASSES];   /* cache_limit_for(c), set by heap_init */
+	uint64_t cache_key;          /* second payload word of every cached block; random, never 0 */
 	size_t cache_max_req;        /* largest request it serves (below large_threshold) */
 	size_t cache_max_block;      /* block_size_for(cache_max_req): the largest block it holds */
 };
@@ -447,8 +452,8 @@ void heap_get_stats(struct heap *h, struct heap_stats *st);
  * blocks touch, PREV_FREE bits and foot words agree, every free block is on
  * the list its size maps to and every listed block is free, the bitmaps match
  * the lists, the large list is sound, the front cache is sound (every entry
- * a tagged HEAP_BLK_CACHED block of its class, every such block on it, the
- * counts per class and in all right), and all counters match.
+ * a used block of its class carrying cache_key, every block carrying it on
+ * its LIFO, the counts per class right), and all counters match.
  * Returns 0, or -1 with the first problem written into why (if why != NULL).
  * Reads only heap memory, follows no pointer it has not range-checked, and
  * bounds every list walk, so corruption gives a message, not a fault or hang.

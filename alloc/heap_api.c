@@ -76,6 +76,8 @@ int heap_init(struct heap *h, const struct heap_env *env)
 	h->floor_brk = h->brk;
 	h->secret = mix64((env->secret ? env->secret : (uint64_t)(uintptr_t)h ^ 0x6a09e667f3bcc909ull) ^
 			  h->base);
+	/* Derived from the secret (so as random), never 0 (what a pop leaves). */
+	h->cache_key = mix64(h->secret ^ 0x636163686520b0b0ull) | 1;
 	h->sbrk_calls = 1;
 	heap_core_setup(h);
 	h->magic = HEAP_MAGIC;

@@ -4,13 +4,13 @@
  * (push in heap_free, pop in the allocation path) is in heap.c, inlined.
  *
  * A cached block is a used block in the chain of headers (FREE clear, so its
- * neighbours do not merge with it and the next header's PREV_FREE is clear)
- * marked HEAP_BLK_CACHED, with the next block of its LIFO in its first
- * payload word. heap.h says when the cache is flushed and how it is counted.
+ * neighbours do not merge with it and the next header's PREV_FREE is clear),
+ * with the next block of its LIFO in its first payload word and cache_key in
+ * its second. heap.h says when the cache is flushed and how it is counted.
  */
 #include "heap_impl.h"
 
-/* Whether b can be an entry of class c: inside the break, tagged, CACHED, of that size. */
+/* Whether b can be an entry of class c: inside the break, a tagged used block of that size, marked. */
 static bool plausible_cached(const struct heap *h, blk_t b, unsigned c)
 {
 	size_t size = cache_class_size(c);
@@ -18,7 +18,7 @@ static bool plausible_cached(const struct heap *h, blk_t b, unsigned c)
 	if ((b & 15) != 8 || b < heap_first_blk(h) || b >= heap_epilogue(h) || size > heap_epilogue(h) - b)
 		return false;
 	uint64_t w = word_at(b);
-	return word_tag_ok(h, b, w) && (w & (LOW48 & ~HEAP_BLK_PREV_FREE)) == (size | HEAP_BLK_CACHED);
+	return word_tag_ok(h, b, w) && (w & (LOW48 & ~HEAP_BLK_PREV_FREE)) == size && cache_marked(h, b);
 }
 
 size_t heap_cache_flush(struct heap *h)
@@ -43,8 +43,8 @@ size_t heap_cache_flush(struct heap *h)
 				break;
 			}
 			blk_t next = cache_next(b);
-			/* Back to a used block (still counted in use), then freed the ordinary way. */
-			set_word_at(b, word_at(b) & ~HEAP_BLK_CACHED);
+			/* Unmarked (it may end inside a bigger free block), then freed the ordinary way. */
+			set_word_at(b + 16, 0);
 			heap_core_release(h, b);
 			n++;
 			b = next;
@@ -69,6 +69,12 @@ size_t heap_cache_bytes(const struct heap *h)
 	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
 		n += h->cache_count[c] * cache_class_size(c);
 	return n;
+}
+
+bool heap_cache_is_cached(const struct heap *h, blk_t b, uint64_t w)
+{
+	return !h->debug && !(w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_SPARE)) &&
+	       word_size(w) <= HEAP_CACHE_MAX_BLOCK && cache_marked(h, b) && heap_cache_holds(h, b);
 }
 
 bool heap_cache_holds(const struct heap *h, blk_t b)

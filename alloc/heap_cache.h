@@ -24,32 +24,37 @@ static __attribute__((noinline, cold)) void cache_pop_bad(struct heap *h, unsign
 
 /*
  * Level 0: takes the newest block off class c's LIFO (size whole bytes; the
- * caller saw a non-empty head). The entry is checked first (inside the
- * break, 8 mod 16, its whole low word = size | CACHED apart from PREV_FREE,
- * tagged), so a write after free that overwrote a link is reported and the
- * LIFO dropped (heap_check then names the blocks lost), never handed out:
- * NULL then. Counters: only the cache's own (see struct heap).
+ * caller saw a non-empty head). The entry is checked first (8 mod 16 below
+ * the break, the cache's key in its second payload word, its header's low
+ * bits those of a used block of this size), so a write after free that
+ * overwrote a link is never handed out: NULL then, and the caller reports it
+ * with cache_pop_bad (which drops the LIFO; heap_check then names the
+ * blocks lost) out of the hot path. Only b's first 24 bytes are read: that
+ * b + size fits the break follows from the key (a block the heap cached
+ * always fits). Counters: only the class's own (see struct heap).
  */
 static inline __attribute__((always_inline)) void *cache_pop(struct heap *h, unsigned c, size_t size)
 {
 	blk_t b = h->cache_head[c];
 
-	/*
-	 * Only b and b + 8 are read: whether b + size fits the break is the tag's
-	 * to say (a header the heap wrote there always fits).
-	 */
 	if (ALLOC_UNLIKELY(!blk_slot_ok(h, b)))
 		goto bad;
+	/*
+	 * The key (64 random bits) is what proves b a cached block: a link
+	 * overwritten with any other address, or a block popped twice (the key
+	 * is cleared), fails it. The header must say used, this size (PREV_FREE
+	 * may have been set since the push), so a link to a cached block of
+	 * another class fails too. Its tag is not checked again: the key is the
+	 * stronger proof, and the free that pushed b verified it.
+	 */
 	uint64_t w = word_at(b);
-	/* PREV_FREE may have been set since the push (the block before it was freed). */
-	if (ALLOC_UNLIKELY(w != make_word(h, b, size, HEAP_BLK_CACHED | (w & HEAP_BLK_PREV_FREE))))
+	if (ALLOC_UNLIKELY(!cache_marked(h, b) || ((w & ~HEAP_BLK_PREV_FREE) << 16) != (uint64_t)size << 16))
 		goto bad;
 	h->cache_head[c] = cache_next(b);
 	h->cache_count[c]--;
-	set_word_at(b, w & ~HEAP_BLK_CACHED);   /* the tag leaves SPARE out: still valid */
+	set_word_at(b + 16, 0);   /* unmarked: a live block */
 	return (void *)blk_payload(b);
 bad:
-	cache_pop_bad(h, c, size);
 	return NULL;
 }
 
@@ -92,15 +97,14 @@ static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t
 }
 
 /*
- * The bookkeeping of a push, once the caller has checked that used block b
- * (size bytes) may go on LIFO c: mark it CACHED (one OR: the tag leaves
- * SPARE out) and link it. Shared by cache_push and heap.c's inlined free.
+ * A push, once the caller has checked that used block b may go on LIFO c:
+ * link it and mark it (its header is left as it is). Shared by cache_push
+ * and heap.c's inlined free.
  */
-static inline __attribute__((always_inline)) void cache_link(struct heap *h, blk_t b, uint64_t w,
-							      unsigned c)
+static inline __attribute__((always_inline)) void cache_link(struct heap *h, blk_t b, unsigned c)
 {
-	set_word_at(b, w | HEAP_BLK_CACHED);
 	set_word_at(b + 8, h->cache_head[c]);
+	set_word_at(b + 16, h->cache_key);
 	h->cache_head[c] = b;
 	h->cache_count[c]++;
 }
@@ -117,7 +121,7 @@ static inline bool cache_push(struct heap *h, blk_t b)
 	if (h->cache_count[c] >= h->cache_limit[c] ||
 	    free_would_merge_inside(h, b, size) || free_would_trim(h, b, size))
 		return false;
-	cache_link(h, b, w, c);
+	cache_link(h, b, c);
 	return true;
 }
 

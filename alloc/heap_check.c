@@ -85,8 +85,8 @@ static bool on_its_list(const struct heap *h, blk_t b)
 static int check_blocks(const struct heap *h, char *why, size_t len)
 {
 	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0, nq = 0, q_bytes = 0, nc = 0, c_bytes = 0;
-	/* SPARE means quarantined at level 2, cached at level 0, nothing at level 1. */
-	uint64_t stray = HEAP_BLK_LARGE | (h->debug == 1 ? HEAP_BLK_SPARE : 0);
+	/* SPARE means quarantined at level 2, nothing at levels 0 and 1. */
+	uint64_t stray = HEAP_BLK_LARGE | (h->debug != 2 ? HEAP_BLK_SPARE : 0);
 	blk_t end = heap_epilogue(h);
 	bool prev_free = false;
 
@@ -117,9 +117,9 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 				FAIL_DBG(heap_dbg_check_free(h, b, msg_, sizeof msg_));
 			nfree++;
 			free_bytes += size;
-		} else if ((w & HEAP_BLK_CACHED) && !h->debug) {
+		} else if (!h->debug && cache_marked(h, b)) {
 			if (size > HEAP_CACHE_MAX_BLOCK || !heap_cache_holds(h, b))
-				CHECK_FAIL("heap_check: block 0x%lx (size %zu) is marked cached but is not in the front cache",
+				CHECK_FAIL("heap_check: block 0x%lx (size %zu) carries the front cache's key but is not in the front cache (lost from a dropped LIFO, or a copy of freed bytes)",
 				     UL(b), size);
 			nc++;
 			c_bytes += size;
@@ -261,7 +261,7 @@ void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t siz
 	blk_t end = heap_epilogue(h);
 	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
 		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_walk: corrupt block size");
-		if (blk_is_free(b) || (!h->debug && (word_at(b) & HEAP_BLK_CACHED))) {
+		if (blk_is_free(b) || heap_cache_is_cached(h, b, word_at(b))) {
 			cb(ctx, (void *)blk_payload(b), blk_size(b) - HEAP_OVERHEAD, HEAP_WALK_FREE);
 			continue;
 		}
@@ -298,7 +298,7 @@ size_t heap_leaks(struct heap *h, void (*cb)(void *ctx, const struct heap_block_
 	blk_t end = heap_epilogue(h);
 	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
 		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_leaks: corrupt block size");
-		if (word_at(b) & (HEAP_BLK_FREE | HEAP_BLK_QUARANTINED))
+		if ((word_at(b) & (HEAP_BLK_FREE | HEAP_BLK_QUARANTINED)) || heap_cache_is_cached(h, b, word_at(b)))
 			continue;
 		leak_info(h, blk_payload(b), blk_next(b), false, &bi);
 		cb(ctx, &bi);

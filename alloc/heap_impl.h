@@ -38,17 +38,12 @@ static inline void set_word_at(uintptr_t a, uint64_t v) { *(heap_word_t *)a = v;
 /*
  * The check tag for a header at address b holding size|flags = low (heap.h
  * draws it): the top 16 bits of tag_mix's product. The word's low 48 bits
- * are shifted up 16 so that a whole header word can be passed in (its old
- * tag drops out), and SPARE (CACHED at level 0, QUARANTINED at level 2) is
- * forced to 1 so that it is left out: holding a freed block back, and
- * handing it out again, is one OR or AND on its header. Every path that acts
- * on that bit confirms it another way (the front cache's pop checks the
- * whole word, free's slow path finds the block on its LIFO, the quarantine
- * is a list of its own).
+ * are shifted up 16, so a whole header word can be passed in (its old tag
+ * drops out) and checked as it is read.
  */
 static inline uint64_t tag_mix(const struct heap *h, uintptr_t b, uint64_t low)
 {
-	return (((low | HEAP_BLK_SPARE) << (64 - HEAP_BLK_TAG_SHIFT)) ^ b ^ h->secret) * HEAP_TAG_MULT;
+	return ((low << (64 - HEAP_BLK_TAG_SHIFT)) ^ b ^ h->secret) * HEAP_TAG_MULT;
 }
 
 static inline uint64_t tag_for(const struct heap *h, uintptr_t b, uint64_t low)
@@ -179,6 +174,8 @@ static inline uint32_t cache_limit_for(unsigned c)
 }
 /* The next block on a LIFO: the cached block's first payload word. */
 static inline blk_t cache_next(blk_t b) { return (blk_t)word_at(b + 8); }
+/* Whether used block b carries the cache's mark, its second payload word (not proof: see heap_cache_is_cached). */
+static inline bool cache_marked(const struct heap *h, blk_t b) { return word_at(b + 16) == h->cache_key; }
 
 /* ----- debug levels: poison and canaries ----- */
 
@@ -241,8 +238,14 @@ int heap_cache_check(const struct heap *h, char *why, size_t len);
 /* The blocks on all LIFOs and their whole bytes, by the counts (slow: a loop over the classes). */
 size_t heap_cache_blocks(const struct heap *h);
 size_t heap_cache_bytes(const struct heap *h);
-/* Whether cached block b is on its class's LIFO (walks at most HEAP_CACHE_DEPTH entries). */
+/* Whether block b is on its class's LIFO (walks at most HEAP_CACHE_DEPTH entries). */
 bool heap_cache_holds(const struct heap *h, blk_t b);
+/*
+ * Whether used brk block b (tagged header w, size fits the break) waits in
+ * the front cache: level 0, a cache size, cache_key in its second payload
+ * word and on its LIFO. The key alone could be user bytes.
+ */
+bool heap_cache_is_cached(const struct heap *h, blk_t b, uint64_t w);
 
 /* heap_api.c: reporting misuse. */
 void heap_core_report(struct heap *h, int kind, uintptr_t addr, const char *line);

@@ -149,7 +149,7 @@ HTEST(misuse_is_reported_not_obeyed)
 /* What a header the heap wrote at address b would hold (the formula in heap.h). */
 static uint64_t forge_header(uintptr_t b, uint64_t size_flags)
 {
-	uint64_t tag = ((((size_flags | HEAP_BLK_SPARE) << 16) ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
+	uint64_t tag = (((size_flags << 16) ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
 	return size_flags | tag << HEAP_BLK_TAG_SHIFT;
 }
 
@@ -158,6 +158,8 @@ HTEST(misuse_with_forged_tags_is_still_caught)
 	setup();
 	char *d = heap_malloc(&H, 1000), *e = heap_malloc(&H, 100);
 	REQUIRE(d && e);
+	/* The formula is the heap's: it gives e's real header. */
+	CHECK_EQ_U(forge_header((uintptr_t)e - 8, *(uint64_t *)(e - 8) & 0xffffffffffffull), *(uint64_t *)(e - 8));
 	memset(d, 0x5a, 1000);
 	/* A correctly tagged used header inside d, whose "next block" is user bytes. */
 	uintptr_t b = (uintptr_t)d + 56;

@@ -140,7 +140,7 @@ HEAP_LARGE_HDR = 48     # sizeof(struct heap_large): next, prev, run, run_bytes,
 def heap_tag(block_addr, low48, secret):
     """The check tag of a header word (heap_impl.h tag_for)."""
     mask64 = (1 << 64) - 1
-    shifted = ((low48 | HEAP_BLK_SPARE) << (64 - HEAP_BLK_TAG_SHIFT)) & mask64
+    shifted = (low48 << (64 - HEAP_BLK_TAG_SHIFT)) & mask64
     return (((shifted ^ block_addr ^ secret) * HEAP_TAG_MULT) & mask64) >> HEAP_BLK_TAG_SHIFT
 
 

@@ -28,6 +28,27 @@ class Heap:
         self.floor_brk = int(field(self.v, "floor_brk", self.base))
         self.secret = int(self.v["secret"]) & MASK64
         self.mem = VirtMem()
+        self.cached = self._cache_members()
+
+    def _cache_members(self):
+        """Header addresses on the front cache's LIFOs (level 0), each checked for the cache's key."""
+        key = field(self.v, "cache_key")
+        if key is None or self.debug:
+            return set()
+        key, out = int(key) & MASK64, set()
+        heads, counts = self.v["cache_head"], self.v["cache_count"]
+        for c in range(heads.type.sizeof // heads[0].type.sizeof):
+            b, left = int(heads[c]), int(counts[c])
+            while b and left > 0:
+                try:
+                    if self.mem.u64(b + 16) != key:
+                        break
+                    out.add(b)
+                    b = self.mem.u64(b + 8)
+                except gdb.MemoryError:
+                    break
+                left -= 1
+        return out
 
     def counters(self):
         names = ("in_use_bytes", "free_bytes", "used_blocks", "free_blocks", "peak_in_use", "large_blocks",
@@ -51,13 +72,17 @@ class Heap:
             except gdb.MemoryError:
                 return out, f"cannot read the header at {b:#x}"
             size = w & D.HEAP_BLK_SIZE_MASK
-            # SPARE marks a freed block held back: in the front cache at debug
-            # level 0, in the quarantine at level 2 (alloc/heap.h).
-            held = bool(w & D.HEAP_BLK_SPARE) and not (w & D.HEAP_BLK_FREE)
+            # A freed block held back (alloc/heap.h): in the quarantine at level 2
+            # (SPARE set), on a front cache LIFO at level 0 (its header says used).
+            free = bool(w & D.HEAP_BLK_FREE)
+            held = None
+            if not free and self.debug >= 2 and w & D.HEAP_BLK_SPARE:
+                held = "quarantined"
+            elif not free and b in self.cached:
+                held = "cached"
             blk = {"hdr": b, "payload": b + 8, "size": size, "usable": size - 8, "word": w,
-                   "free": bool(w & D.HEAP_BLK_FREE), "prev_free": bool(w & D.HEAP_BLK_PREV_FREE),
-                   "tag_ok": self.tag_ok(b, w), "large": False,
-                   "held": ("quarantined" if self.debug >= 2 else "cached") if held else None}
+                   "free": free, "prev_free": bool(w & D.HEAP_BLK_PREV_FREE),
+                   "tag_ok": self.tag_ok(b, w), "large": False, "held": held}
             if size < D.HEAP_MIN_BLOCK or b + size > end:
                 return out, f"header at {b:#x} holds size {size} (word {w:#x}): corrupt"
             out.append(blk)
@@ -144,20 +169,24 @@ checked against the heap's own counters, and a fragmentation figure:
         print(f"totals: used {len(used)} blocks {used_bytes} bytes; free {len(free)} blocks {free_bytes} bytes "
               f"(largest {largest}); large {len(large)} blocks {large_bytes} bytes mapped; "
               f"brk {h.brk - h.base} bytes")
+        cached = [b for b in held if b["held"] == "cached"]
         if held:
             print(f"held back (freed, not yet merged): {len(held)} blocks {sum(b['size'] for b in held)} bytes "
-                  f"({held[0]['held']}); the counters leave them out of used and free")
+                  f"({held[0]['held']}); " + ("the counters count them in use (the core's view)" if cached else
+                                              "the counters leave them out of used and free"))
         print(frag_text(free_bytes, largest))
         c = h.counters()
-        mine = {"in_use_bytes": used_bytes, "free_bytes": free_bytes, "used_blocks": len(used),
+        mine = {"in_use_bytes": used_bytes + sum(b["size"] for b in cached), "free_bytes": free_bytes,
+                "used_blocks": len(used) + len(cached),
                 "free_blocks": len(free), "large_blocks": len(large), "large_bytes": large_bytes}
         diff = [f"{k} walk {mine[k]} vs counter {c[k]}" for k in mine if k in c and c[k] != mine[k]]
         if diff:
             print("MISMATCH with the heap's counters (stopped inside a heap call?): " + "; ".join(diff))
         else:
             print(f"counters agree (peak in use {c.get('peak_in_use', '?')}, sbrk calls {c.get('sbrk_calls', '?')})")
-        if not problem and h.brk - h.base != used_bytes + free_bytes + 16:
-            print(f"note: brk bytes {h.brk - h.base} != used + free + 16 (pad and epilogue)")
+        held_bytes = sum(b["size"] for b in held)
+        if not problem and h.brk - h.base != used_bytes + free_bytes + held_bytes + 16:
+            print(f"note: brk bytes {h.brk - h.base} != used + free + held + 16 (pad and epilogue)")
 
 
 class HeapBlock(gdb.Command):
