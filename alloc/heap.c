@@ -141,6 +141,12 @@ static bool grow(struct heap *h, size_t need)
 		return false;
 	ALLOC_ASSERT((uintptr_t)old == h->brk && "grow: the break moved behind the heap's back");
 	h->sbrk_calls++;
+	/* Mapping again what was just trimmed: keep that much from now on (see trim_keep). */
+	size_t again = delta < h->trimmed_recent ? delta : h->trimmed_recent;
+	h->trimmed_recent -= again;
+	h->retain += again;
+	if (h->retain > h->peak_in_use)
+		h->retain = h->peak_in_use;
 
 	/* The old epilogue's word becomes the new block's header. */
 	blk_t b = heap_epilogue(h);
@@ -347,15 +353,21 @@ static __attribute__((noinline)) void *alloc_block_debug(struct heap *h, size_t 
 }
 
 /*
- * Trim hysteresis: the top free block is given back only once it is bigger
- * than trim_threshold and a quarter of the bytes in use, and a quarter of
- * the bytes in use stays mapped above them, so a heap that drains and
- * refills does not hand its pages back and fault them in again each round.
+ * Trim hysteresis and retention: the top free block is given back only
+ * once it is bigger than trim_threshold and trim_keep, and trim_keep stays
+ * mapped: a quarter of the bytes in use, so that small swings do not hand
+ * pages back and fault them in again, plus retain, what this heap had to
+ * map again after giving it back (see "trim" in heap.h and grow()).
  */
+static inline size_t trim_keep(const struct heap *h)
+{
+	return h->in_use_bytes / 4 + h->retain;
+}
+
 static inline size_t trim_limit(const struct heap *h)
 {
-	size_t q = h->in_use_bytes / 4;
-	return q > h->env.trim_threshold ? q : h->env.trim_threshold;
+	size_t k = trim_keep(h);
+	return k > h->env.trim_threshold ? k : h->env.trim_threshold;
 }
 
 /* Trims when the top free block is past trim_limit; the cache is flushed first. */
@@ -366,7 +378,9 @@ static size_t maybe_trim(struct heap *h)
 	if (!t || blk_size(t) <= trim_limit(h))
 		return 0;
 	heap_cache_flush(h);
-	return trim_top(h, h->in_use_bytes / 4);
+	size_t given = trim_top(h, trim_keep(h));
+	h->trimmed_recent += given;
+	return given;
 }
 
 /*
@@ -632,6 +646,8 @@ enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_i
 
 size_t heap_core_trim(struct heap *h)
 {
+	h->retain = 0;
+	h->trimmed_recent = 0;
 	return trim_top(h, 0);
 }
 

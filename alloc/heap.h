@@ -19,10 +19,17 @@
  *   growth      the break grows by at least grow_bytes (default 64 KiB), and
  *               starts at that size
  *   trim        when the free block at the top of the break exceeds
- *               max(trim_threshold (default 128 KiB), in_use_bytes / 4), the
- *               break shrinks to the first page boundary that leaves that
- *               block >= in_use_bytes / 4 (and >= 32 bytes, or no block);
- *               heap_trim gives back everything above the top block's header
+ *               max(trim_threshold (default 128 KiB), keep), the break
+ *               shrinks to the first page boundary that leaves that block
+ *               >= keep (and >= 32 bytes, or no block), where keep =
+ *               in_use_bytes / 4 + retain. retain learns from the heap's
+ *               own history: growth that maps again what automatic trims
+ *               gave back adds those bytes to it, at most peak_in_use, so
+ *               a heap that drains and refills stops paying page faults
+ *               from its third round on, and a one-off burst teaches it
+ *               nothing. Only heap_trim gives retained pages back (the
+ *               kernel calls it when the pmm runs short): it gives back
+ *               everything above the top block's header and zeroes retain
  *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
  *               (whole, header included) wait on a LIFO per 16-byte class,
  *               at most HEAP_CACHE_DEPTH and HEAP_CACHE_CLASS_BYTES (but
@@ -330,6 +337,10 @@ struct heap {
 	uint64_t cache_key;          /* second payload word of every cached block; random, never 0 */
 	size_t cache_max_req;        /* largest request it serves (below large_threshold) */
 	size_t cache_max_block;      /* block_size_for(cache_max_req): the largest block it holds */
+
+	/* Trim retention (see "trim" at the top of this file). */
+	size_t retain;               /* bytes kept mapped above in_use_bytes / 4 */
+	size_t trimmed_recent;       /* bytes automatic trims gave back that growth has not mapped again */
 };
 
 struct heap_stats {

@@ -66,7 +66,7 @@ bad:
 static inline bool free_would_trim(const struct heap *h, blk_t b, size_t size)
 {
 	blk_t n = b + size, e = heap_epilogue(h);
-	size_t top = size, q = (h->in_use_bytes - heap_cache_bytes(h) - size) / 4;
+	size_t top = size, q = (h->in_use_bytes - heap_cache_bytes(h) - size) / 4 + h->retain;
 
 	if (n != e) {
 		uint64_t wn = word_at(n);

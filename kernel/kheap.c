@@ -12,28 +12,58 @@
 #include "kbrk.h"
 #include "klarge.h"
 #include "panic.h"
+#include "pmm.h"
 #include "printk.h"
 #include "vmm.h"
 
 static struct heap heap;
 static uint64_t reports;
+/*
+ * Non-zero while the heap is inside one of its environment calls: the only
+ * way it reaches the pmm. A pmm_alloc that runs short then must not call
+ * back into the heap (kheap_reclaim), which is in the middle of an operation.
+ */
+static unsigned in_env;
 
 static void *env_sbrk(void *ctx, intptr_t delta)
 {
 	(void)ctx;
-	return ksbrk(delta);
+	in_env++;
+	void *old = ksbrk(delta);
+	in_env--;
+	return old;
 }
 
 static void *env_map(void *ctx, size_t bytes)
 {
 	(void)ctx;
-	return klarge_map(bytes);
+	in_env++;
+	void *p = klarge_map(bytes);
+	in_env--;
+	return p;
 }
 
 static void env_unmap(void *ctx, void *p, size_t bytes)
 {
 	(void)ctx;
+	in_env++;
 	klarge_unmap(p, bytes);
+	in_env--;
+}
+
+/*
+ * The pmm's reclaim hook: when it runs out of frames, the heap gives back
+ * the free pages at the top of its break, including those it keeps mapped
+ * because it needed them again after a trim (heap.h "trim").
+ */
+static size_t kheap_reclaim(void)
+{
+	if (in_env || heap.magic != HEAP_MAGIC)
+		return 0;
+	size_t given = heap_trim(&heap);
+	if (given)
+		printk("heap: the pmm ran short: gave back %zu KiB of free heap pages\n", given >> 10);
+	return given;
 }
 
 static void env_report(void *ctx, int kind, uintptr_t addr, const char *line)
@@ -72,6 +102,7 @@ void kheap_init(void)
 	};
 	if (heap_init(&heap, &env))
 		panic("kheap_init: the heap could not take its first %u KiB", HEAP_DEFAULT_GROW_BYTES >> 10);
+	pmm_set_reclaim(kheap_reclaim);
 	printk("heap: break at 0x%lx (+%lu KiB), large runs from 0x%lx; blocks >= %u KiB are page-mapped\n",
 	       kbrk_base(), (kbrk_current() - kbrk_base()) >> 10, LARGE_BASE, HEAP_DEFAULT_LARGE_THRESHOLD >> 10);
 	if (level)

@@ -74,11 +74,23 @@ void pmm_init(struct boot_info *bi)
 	       info.init_us % 1000);
 }
 
+static size_t (*reclaim_fn)(void);
+static bool reclaiming;
+
+void pmm_set_reclaim(size_t (*fn)(void)) { reclaim_fn = fn; }
+
 uint64_t pmm_alloc(unsigned order)
 {
 	if (fail_countdown && --fail_countdown == 0)
-		return 0;               /* injected failure (pmm_fail_nth) */
+		return 0;               /* injected failure (pmm_fail_nth): no reclaim */
 	uint64_t pa = buddy_alloc(&pmm, order);
+	if (pa == BUDDY_NO_FRAME && reclaim_fn && !reclaiming) {
+		reclaiming = true;      /* what the hook frees may call pmm_free, never pmm_alloc again */
+		size_t got = reclaim_fn();
+		reclaiming = false;
+		if (got)
+			pa = buddy_alloc(&pmm, order);
+	}
 	return pa == BUDDY_NO_FRAME ? 0 : pa;
 }
 

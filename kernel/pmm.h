@@ -24,8 +24,18 @@
  */
 void pmm_init(struct boot_info *info);
 
-/* A block of 2^order frames aligned to 4 KiB << order; 0 when none is free. */
+/*
+ * A block of 2^order frames aligned to 4 KiB << order; 0 when none is free,
+ * even after asking the reclaim hook (below) to give frames back.
+ */
 uint64_t pmm_alloc(unsigned order);
+/*
+ * Memory pressure: when no block of the order is free, pmm_alloc calls fn
+ * once (never from inside itself) and tries again if fn gave bytes back.
+ * The kernel heap registers one: it hands back the pages it keeps mapped
+ * for reuse (kheap_reclaim). NULL unregisters it.
+ */
+void pmm_set_reclaim(size_t (*fn)(void));
 /* The same, zero-filled (through the direct map). 0 when none is free. */
 uint64_t pmm_alloc_zeroed(unsigned order);
 static inline uint64_t pmm_alloc_page(void) { return pmm_alloc(0); }

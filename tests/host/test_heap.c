@@ -236,7 +236,58 @@ HTEST(memalign_every_power_of_two)
 		heap_free(&H, live[i]);
 	CHECK_EQ_U(E.reports, 0);
 	expect_empty();
+	/* What trimming keeps: the threshold, or what the heap learned to retain (heap.h "trim"). */
+	size_t keep = H.retain > H.env.trim_threshold ? H.retain : H.env.trim_threshold;
+	CHECK(E.brk - base_brk <= keep + H.env.page_size);
+	heap_trim(&H);
 	CHECK_EQ_U(E.brk, base_brk);
+	CHECK_EQ_U(H.retain, 0);
+}
+
+/*
+ * Trim retention (heap.h "trim"): a heap that drains and refills learns to
+ * keep what it had to map again, and keeps it; heap_trim gives it back.
+ */
+HTEST(trim_retains_what_it_had_to_map_again)
+{
+	static void *p[1024];
+	size_t grows[5];
+
+	setup();
+	size_t base_brk = E.brk;
+	for (int round = 0; round < 5; round++) {
+		int n = round == 4 ? 1024 : 512;   /* the last round twice as big */
+		size_t calls = H.sbrk_calls;
+		for (int i = 0; i < n; i++) {
+			REQUIRE(p[i] = heap_malloc(&H, 4000));
+			memset(p[i], round, 4000);
+		}
+		grows[round] = H.sbrk_calls - calls;
+		size_t learned = H.retain;
+		for (int i = n - 1; i >= 0; i--)
+			heap_free(&H, p[i]);
+		HEAP_CLEAN();
+		printf("# round %d: %zu sbrk calls to grow, retain %zu -> %zu, break %zu KiB above the start\n",
+		       round, grows[round], learned, H.retain, (size_t)(E.brk - base_brk) >> 10);
+		if (round == 0)
+			CHECK(H.trimmed_recent >= 1500000);   /* ~2 MB given back: nothing learned yet */
+		if (round == 1)
+			CHECK(learned >= 1500000 && learned <= H.peak_in_use);   /* it mapped that again */
+		if (round >= 1)
+			CHECK(E.brk - base_brk <= H.retain + H.env.page_size);   /* kept, no more */
+		if (round == 4)
+			CHECK_EQ_U(H.retain, learned);   /* a trim of the excess does not forget it */
+	}
+	CHECK(grows[0] > 0 && grows[1] > 0);
+	/* The third round may grow once more (the initial break was never given back, so not learned). */
+	CHECK(grows[2] <= 1);
+	CHECK_EQ_U(grows[3], 0);   /* from then on the pages stay mapped */
+	CHECK(grows[4] > 0);
+	expect_empty();
+	heap_trim(&H);
+	CHECK_EQ_U(E.brk, base_brk);
+	CHECK_EQ_U(H.retain, 0);
+	CHECK_EQ_U(H.trimmed_recent, 0);
 }
 
 HTEST(memalign_gap_is_reused)
@@ -683,6 +734,7 @@ int main(int argc, char **argv)
 	HRUN(calloc_overflow_pairs);
 	HRUN(calloc_zeroes_reused_memory);
 	HRUN(memalign_every_power_of_two);
+	HRUN(trim_retains_what_it_had_to_map_again);
 	HRUN(memalign_gap_is_reused);
 	HRUN(realloc_in_place_and_moving);
 	HRUN(realloc_grows_the_break_in_place);

@@ -263,6 +263,56 @@ KTEST(heap, trim_gives_frames_back)
 	expect_heap_clean();
 }
 
+/*
+ * Trim retention (alloc/heap.h "trim"): a heap that drains and refills keeps
+ * its pages mapped; when the pmm runs out, its reclaim hook takes them back.
+ */
+KTEST(heap, pmm_pressure_takes_retained_pages_back)
+{
+	enum { N = 256 };
+	static void *p[N];
+	kheap_trim();
+	uint64_t brk0 = kbrk_current();
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			p[i] = kmalloc(4000);
+			KASSERT(p[i]);
+		}
+		for (int i = N - 1; i >= 0; i--)
+			kfree(p[i]);
+		kheap_flush_quarantine();   /* heap.debug=2 */
+	}
+	size_t retained = kheap()->retain;
+	uint64_t brk1 = kbrk_current();
+	printk("    # after 3 rounds of %d x 4000 B: retain %zu KiB, break %lu KiB above its start\n", N,
+	       retained >> 10, (brk1 - brk0) >> 10);
+	if (kheap_debug() == 0) {   /* the debug levels' records make the rounds differ */
+		KEXPECT_GE(retained, N * 4000 / 2);
+		KEXPECT_GE(brk1 - brk0, N * 4000 / 2);
+	}
+
+	/* Exhaust the pmm, chaining the frames through the direct map. */
+	ktest_output_reset();
+	uint64_t head = 0, n = 0, pa;
+	while ((pa = pmm_alloc(0))) {
+		*(uint64_t *)phys_to_virt(pa) = head;
+		head = pa;
+		n++;
+	}
+	printk("    # the pmm gave %lu frames before it ran out\n", n);
+	if (brk1 > brk0) {
+		KEXPECT_STR_CONTAINS(ktest_output(), "heap: the pmm ran short: gave back ");
+		KEXPECT_EQ(kbrk_current(), brk0);
+		KEXPECT_EQ(kheap()->retain, 0);
+	}
+	while (head) {
+		uint64_t next = *(uint64_t *)phys_to_virt(head);
+		pmm_free(head, 0);
+		head = next;
+	}
+	expect_heap_clean();
+}
+
 KTEST(heap, large_path_and_guards)
 {
 	uint64_t free0 = pmm_free_frames();
