@@ -512,6 +512,13 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, size_t off)
 		return NULL;
 	size_t run_bytes = (size + lead + page - 1) & ~(page - 1);
 	void *run = h->env.map_pages(h->env.ctx, run_bytes);
+	if (!run && h->retain) {
+		/* Out of pages while keeping some for reuse (heap.h "trim"): give those back, try again. */
+		heap_cache_flush(h);
+		h->retain = 0;
+		if (trim_top(h, 0))
+			run = h->env.map_pages(h->env.ctx, run_bytes);
+	}
 	if (!run)
 		return NULL;
 	uintptr_t r = (uintptr_t)run;
@@ -546,6 +553,36 @@ static void large_free(struct heap *h, struct heap_large *l)
 	h->large_blocks--;
 	h->large_bytes -= l->run_bytes;
 	h->env.unmap_pages(h->env.ctx, (void *)l->run, l->run_bytes);
+}
+
+/* See heap_impl.h. The header keeps its offset in the run, so its payload keeps its alignment in a page. */
+static void *large_remap(struct heap *h, struct heap_large *l, size_t size)
+{
+	size_t page = h->env.page_size;
+	size_t lead = (uintptr_t)(l + 1) - l->run;   /* run start to payload */
+
+	if (!h->env.remap_pages || size > PTRDIFF_MAX || size + lead > HEAP_BLK_SIZE_MASK - page)
+		return NULL;
+	size_t run_bytes = (size + lead + page - 1) & ~(page - 1), old_bytes = l->run_bytes;
+	struct heap_large *prev = l->prev, *next = l->next;
+	void *nr = h->env.remap_pages(h->env.ctx, (void *)l->run, old_bytes, run_bytes);
+	if (!nr)
+		return NULL;
+	uintptr_t r = (uintptr_t)nr;
+	ALLOC_ASSERT((r & (page - 1)) == 0 && "large_remap: remap_pages returned an unaligned run");
+	struct heap_large *m = (struct heap_large *)(r + lead) - 1;
+	m->run = r;
+	m->run_bytes = run_bytes;
+	m->word = make_word(h, (uintptr_t)&m->word, large_usable(m), HEAP_BLK_LARGE);
+	if (prev)
+		prev->next = m;
+	else
+		h->large_list = m;
+	if (next)
+		next->prev = m;
+	h->large_bytes = h->large_bytes - old_bytes + run_bytes;
+	note_used(h, 0, 0);
+	return (void *)(m + 1);
 }
 
 /* ----- telling a live pointer from anything else ----- */
@@ -638,6 +675,8 @@ void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t of
 }
 
 void heap_core_large_free(struct heap *h, struct heap_large *l) { large_free(h, l); }
+
+void *heap_core_large_remap(struct heap *h, struct heap_large *l, size_t size) { return large_remap(h, l, size); }
 
 enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
 {

@@ -27,9 +27,11 @@
  *               gave back adds those bytes to it, at most peak_in_use, so
  *               a heap that drains and refills stops paying page faults
  *               from its third round on, and a one-off burst teaches it
- *               nothing. Only heap_trim gives retained pages back (the
- *               kernel calls it when the pmm runs short): it gives back
- *               everything above the top block's header and zeroes retain
+ *               nothing. heap_trim gives retained pages back (the kernel
+ *               calls it when the pmm runs short), and so does a large
+ *               allocation that map_pages refuses, before it tries again:
+ *               it gives back everything above the top block's header and
+ *               zeroes retain
  *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
  *               (whole, header included) wait on a LIFO per 16-byte class,
  *               at most HEAP_CACHE_DEPTH and HEAP_CACHE_CLASS_BYTES (but
@@ -206,6 +208,15 @@ struct heap_env {
 	void *(*map_pages)(void *ctx, size_t bytes);
 	/* Gives back exactly a run map_pages returned, with the same length. */
 	void (*unmap_pages)(void *ctx, void *p, size_t bytes);
+	/*
+	 * May be NULL. Resizes a run map_pages (or this) returned, from
+	 * old_bytes to new_bytes (multiples of page_size), keeping the first
+	 * min(old, new) bytes, in place or by moving its pages rather than
+	 * copying them (mremap; in the kernel, moving the page-table entries).
+	 * Returns the run's new start, or NULL with the old run untouched.
+	 * heap_realloc uses it for large blocks at debug level 0.
+	 */
+	void *(*remap_pages)(void *ctx, void *p, size_t old_bytes, size_t new_bytes);
 	/*
 	 * Called on misuse (enum heap_err) with the offending address and one
 	 * line of text ending without a newline. May be NULL: misuse is then

@@ -29,7 +29,8 @@ static uint64_t mix64(uint64_t x)
 int heap_init(struct heap *h, const struct heap_env *env)
 {
 	memset(h, 0, sizeof *h);
-	if (!env || !env->sbrk || (env->map_pages && !env->unmap_pages) || env->debug > HEAP_DEBUG_MAX)
+	if (!env || !env->sbrk || (env->map_pages && !env->unmap_pages) || (env->remap_pages && !env->map_pages) ||
+	    env->debug > HEAP_DEBUG_MAX)
 		return -1;
 	size_t page = env->page_size;
 	if (page < 64 || (page & (page - 1)) || page > HEAP_MAX_BRK / 4)
@@ -259,6 +260,12 @@ static void *realloc0(struct heap *h, uintptr_t p, size_t size)
 		/* Keep the run unless it would be more than half empty or belongs in the brk. */
 		if (size <= usable && size >= h->env.large_threshold && size >= usable / 2)
 			return (void *)p;
+		/* Still large: move its pages rather than copy them, if the environment can. */
+		if (size >= h->env.large_threshold) {
+			void *q = heap_core_large_remap(h, pi.large, size);
+			if (q)
+				return q;
+		}
 		return realloc_move(h, p, usable, size, &pi, kind);
 	}
 

@@ -222,6 +222,11 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size);
 /* A large run with size bytes after its header, payload + off aligned to align; or NULL. */
 void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t off);
 void heap_core_large_free(struct heap *h, struct heap_large *l);
+/*
+ * Large block l resized to hold size bytes by env.remap_pages (contents
+ * kept, header moved with its run); its new payload, or NULL with l as it was.
+ */
+void *heap_core_large_remap(struct heap *h, struct heap_large *l, size_t size);
 size_t heap_core_trim(struct heap *h);
 /* Lays out the initial break as one free block. */
 void heap_core_setup(struct heap *h);

@@ -51,6 +51,15 @@ static void env_unmap(void *ctx, void *p, size_t bytes)
 	in_env--;
 }
 
+static void *env_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
+{
+	(void)ctx;
+	in_env++;
+	void *q = klarge_remap(p, old_bytes, new_bytes);
+	in_env--;
+	return q;
+}
+
 /*
  * The pmm's reclaim hook: when it runs out of frames, the heap gives back
  * the free pages at the top of its break, including those it keeps mapped
@@ -94,6 +103,7 @@ void kheap_init(void)
 		.sbrk = env_sbrk,
 		.map_pages = env_map,
 		.unmap_pages = env_unmap,
+		.remap_pages = env_remap,
 		.report = env_report,
 		.page_size = PAGE_SIZE,
 		.debug = (uint32_t)level,

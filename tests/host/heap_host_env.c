@@ -87,6 +87,30 @@ static void t_unmap(void *ctx, void *p, size_t bytes)
 	e->env_errors++;
 }
 
+/* A new guarded run, the old one's first bytes copied in, the old one unmapped. */
+static void *t_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
+{
+	struct tenv *e = ctx;
+
+	e->remap_calls++;
+	bool known = false;
+	for (size_t i = 0; i < e->nruns; i++)
+		known |= e->runs[i].p == p && e->runs[i].bytes == old_bytes;
+	if (!known || new_bytes % e->page || !new_bytes) {
+		e->env_errors++;
+		return NULL;
+	}
+	size_t calls = e->map_calls, unmaps = e->unmap_calls;
+	void *q = t_map(ctx, new_bytes);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old_bytes < new_bytes ? old_bytes : new_bytes);
+	t_unmap(ctx, p, old_bytes);
+	e->map_calls = calls;           /* counted as a remap, not a map and an unmap */
+	e->unmap_calls = unmaps;
+	return q;
+}
+
 static void t_report(void *ctx, int kind, uintptr_t addr, const char *line)
 {
 	struct tenv *e = ctx;
@@ -125,7 +149,8 @@ void env_close(void)
 struct heap_env env_for(void)
 {
 	return (struct heap_env){
-		.sbrk = t_sbrk, .map_pages = t_map, .unmap_pages = t_unmap, .report = t_report,
+		.sbrk = t_sbrk, .map_pages = t_map, .unmap_pages = t_unmap, .remap_pages = t_remap,
+		.report = t_report,
 		.ctx = &E, .page_size = E.page, .describe_addr = t_describe,
 	};
 }

@@ -4,8 +4,10 @@
  * the break lives in a 1 GiB PROT_NONE reservation that sbrk opens page by
  * page (mprotect), so touching past the break faults under ASan and
  * shrinking really gives pages back (madvise); large runs come from mmap
- * with PROT_NONE guard pages on both sides. Caps on both simulate running
- * out of memory, and every misuse report is kept for the test to match.
+ * with PROT_NONE guard pages on both sides, and a remap is a new run, a
+ * copy and an unmap of the old one (so a stale pointer into it faults).
+ * Caps on both simulate running out of memory, and every misuse report is
+ * kept for the test to match.
  *
  * Each test program #includes heap_host_env.c once (the Makefile links every
  * tests/host/test_*.c with the alloc/ sources and check.c only).
@@ -35,7 +37,7 @@ struct tenv {
 	size_t large_cap;      /* map_pages refuses when mapped bytes would pass this */
 	size_t mapped_bytes;
 	struct run runs[4096]; /* live runs, to check unmap gets back exactly what map gave */
-	size_t nruns, map_calls, unmap_calls, sbrk_calls;
+	size_t nruns, map_calls, unmap_calls, remap_calls, sbrk_calls;
 	bool refuse_shrink;    /* sbrk refuses to move the break down */
 	int env_errors;        /* callbacks misused by the heap */
 	int reports, last_kind;

@@ -42,6 +42,10 @@ HTEST(init_refuses_bad_env)
 	env = env_for();
 	env.unmap_pages = NULL;
 	CHECK(heap_init(&H, &env) == -1);
+	env = env_for();
+	env.map_pages = NULL;   /* remap_pages without map_pages: nothing to remap */
+	env.unmap_pages = NULL;
+	CHECK(heap_init(&H, &env) == -1);
 	CHECK(heap_init(&H, NULL) == -1);
 	/* The first sbrk failing is running out, not a crash. */
 	env = env_for();
@@ -598,6 +602,73 @@ HTEST(trim_gives_the_break_back)
 
 /* ----- large blocks ----- */
 
+static bool bytes_are(const unsigned char *p, size_t n, unsigned seed8)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(i * 31 + seed8))
+			return false;
+	return true;
+}
+
+static void fill_bytes(unsigned char *p, size_t n, unsigned seed8)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 31 + seed8);
+}
+
+/* A large realloc moves the run's pages (env.remap_pages), its header and list links with it. */
+HTEST(large_realloc_remaps_instead_of_copying)
+{
+	setup();
+	unsigned char *a = heap_malloc(&H, 200 * KiB), *b = heap_malloc(&H, 300 * KiB), *c = heap_malloc(&H, 200 * KiB);
+	REQUIRE(a && b && c);
+	fill_bytes(b, 300 * KiB, 7);
+	size_t maps = E.map_calls, remaps = E.remap_calls;
+
+	unsigned char *b2 = heap_realloc(&H, b, 900 * KiB);   /* grow: a list neighbour on each side */
+	REQUIRE(b2);
+	CHECK_EQ_U(E.remap_calls, remaps + 1);
+	CHECK_EQ_U(E.map_calls, maps);                        /* not malloc + copy + free */
+	CHECK(bytes_are(b2, 300 * KiB, 7));
+	CHECK(heap_usable_size(&H, b2) >= 900 * KiB);
+	memset(b2 + 300 * KiB, 0x11, 600 * KiB);
+	HEAP_CLEAN();                                         /* tags, links, counters */
+	CHECK_EQ_U(stats().large_blocks, 3);
+	CHECK_EQ_U(stats().large_bytes, E.mapped_bytes);
+
+	unsigned char *b3 = heap_realloc(&H, b2, 200 * KiB);  /* less than half: shrink the run */
+	REQUIRE(b3);
+	CHECK_EQ_U(E.remap_calls, remaps + 2);
+	CHECK(bytes_are(b3, 200 * KiB, 7));
+	CHECK_EQ_U(stats().large_bytes, E.mapped_bytes);
+	HEAP_CLEAN();
+
+	/* Nothing can be mapped: remap and the copy both fail, the block is as it was. */
+	E.large_cap = E.mapped_bytes;
+	CHECK(heap_realloc(&H, b3, 5 * MiB) == NULL);
+	CHECK(bytes_are(b3, 200 * KiB, 7));
+	HEAP_CLEAN();
+	E.large_cap = GiB;
+
+	/* A memaligned run keeps its payload's place in the page. */
+	unsigned char *d = heap_memalign(&H, 4096, 200 * KiB);
+	REQUIRE(d && aligned(d, 4096));
+	fill_bytes(d, 200 * KiB, 9);
+	unsigned char *d2 = heap_realloc(&H, d, 700 * KiB);
+	REQUIRE(d2);
+	CHECK(aligned(d2, 4096));
+	CHECK(bytes_are(d2, 200 * KiB, 9));
+	HEAP_CLEAN();
+
+	heap_free(&H, a);
+	heap_free(&H, b3);
+	heap_free(&H, c);
+	heap_free(&H, d2);
+	CHECK_EQ_U(E.env_errors, 0);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
 HTEST(large_blocks_are_page_mapped)
 {
 	setup();
@@ -647,6 +718,7 @@ HTEST(no_map_pages_means_everything_in_the_break)
 	struct heap_env env = env_for();
 	env.map_pages = NULL;
 	env.unmap_pages = NULL;
+	env.remap_pages = NULL;
 	REQUIRE(heap_init(&H, &env) == 0);
 	void *p = heap_malloc(&H, 3 * MiB);
 	REQUIRE(p);
@@ -743,6 +815,7 @@ int main(int argc, char **argv)
 	HRUN(coalesce_forward_reverse_random);
 	HRUN(trim_gives_the_break_back);
 	HRUN(large_blocks_are_page_mapped);
+	HRUN(large_realloc_remaps_instead_of_copying);
 	HRUN(no_map_pages_means_everything_in_the_break);
 	HRUN(tuning_and_a_stubborn_break);
 	HRUN(trim_never_leaves_a_sliver);

@@ -336,6 +336,55 @@ KTEST(heap, large_path_and_guards)
 	KEXPECT_STR_CONTAINS(region, "large-allocation window");
 }
 
+static uint64_t pa_of(const void *p)
+{
+	struct vmm_translation t;
+	return vmm_translate((uint64_t)p, &t) ? 0 : t.pa;
+}
+
+/* krealloc of a large block moves its frames (klarge_remap), never its bytes. */
+KTEST(heap, large_realloc_moves_frames_not_bytes)
+{
+	if (kheap_debug())
+		ktest_skip("the debug levels copy: their records and canaries move with the bytes");
+	uint64_t free0 = pmm_free_frames();
+	uint8_t *a = kmalloc(200 * 1024), *b = kmalloc(300 * 1024), *c = kmalloc(200 * 1024);
+	KASSERT(a && b && c);
+	for (size_t i = 0; i < 300 * 1024; i++)
+		b[i] = (uint8_t)(i * 7);
+	uint64_t first = pa_of(b), last = pa_of(b + 300 * 1024 - 1);
+
+	/* b is not the newest run: it moves to a new range, with the same frames. */
+	uint8_t *b2 = krealloc(b, 900 * 1024);
+	KASSERT(b2);
+	KEXPECT_NE((uint64_t)b2, (uint64_t)b);
+	KEXPECT_EQ(pa_of(b2), first);
+	KEXPECT_EQ(pa_of(b2 + 300 * 1024 - 1), last);
+	bool same = true;
+	for (size_t i = 0; i < 300 * 1024; i++)
+		same &= b2[i] == (uint8_t)(i * 7);
+	KEXPECT(same);
+	memset(b2 + 300 * 1024, 0x5a, 600 * 1024);
+	KEXPECT_FAULT(VEC_PF, (uint64_t)b, { (void)*(volatile uint8_t *)b; });   /* the old range is gone */
+	expect_heap_clean();
+
+	/* Now b2 is the newest run: it grows where it is. */
+	uint8_t *b3 = krealloc(b2, 2 * 1024 * 1024);
+	KEXPECT_EQ((uint64_t)b3, (uint64_t)b2);
+	KEXPECT_EQ(b3[300 * 1024], 0x5a);
+	/* Shrinking to less than half unmaps the tail in place. */
+	uint64_t before = pmm_free_frames();
+	uint8_t *b4 = krealloc(b3, 200 * 1024);
+	KEXPECT_EQ((uint64_t)b4, (uint64_t)b3);
+	KEXPECT_GE(pmm_free_frames(), before + (1800 * 1024) / PAGE_SIZE - 1);
+	KEXPECT_EQ(b4[0], 0);
+	expect_heap_clean();
+	kfree(a);
+	kfree(b4);
+	kfree(c);
+	KEXPECT_EQ(pmm_free_frames(), free0);
+}
+
 KTEST(heap, page_above_break_faults)
 {
 	uint64_t above = (kbrk_current() + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);

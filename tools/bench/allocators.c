@@ -25,7 +25,6 @@ const struct alloc_desc ALLOCS[] = {
 	{ "mimalloc", "libmimalloc.so.2", "libmimalloc2.0", 0, 0 },
 	/* Experiments for docs/performance.md, run only when named with --alloc. */
 	{ "memkern-keep", NULL, NULL, 0, MK_KEEP },
-	{ "memkern-fc", NULL, NULL, 0, MK_FC },
 };
 const size_t NALLOCS = sizeof ALLOCS / sizeof ALLOCS[0];
 _Static_assert(sizeof ALLOCS / sizeof ALLOCS[0] <= MAX_ALLOCS, "raise MAX_ALLOCS in bench.h");

@@ -1,7 +1,6 @@
 /*
  * tools/bench/memkern.c - the memkern heap core (alloc/heap.c) bound to this
- * process the way the kernel binds it to kbrk, for the `memkern*` rows; plus
- * memkern-fc, a front-cache prototype measured before anyone changes the core.
+ * process the way the kernel binds it to kbrk, for the `memkern*` rows.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,8 +16,9 @@
  * The break lives in one big read-write MAP_NORESERVE reservation: growing it
  * only moves a pointer (pages fault in on first touch, as after brk(2)), and
  * shrinking it gives the pages back with MADV_DONTNEED, as glibc's trim
- * does. Large runs are plain mmap/munmap, as glibc's large chunks are (the
- * kernel adds guard pages; they cost address space, not memory).
+ * does. Large runs are plain mmap/munmap/mremap, as glibc's large chunks
+ * are (the kernel adds guard pages; they cost address space, not memory,
+ * and moves a run's page-table entries where mremap moves its pages).
  */
 #define MK_RESERVE (16 * GiB)
 
@@ -70,6 +70,18 @@ static void mk_unmap(void *ctx, void *p, size_t bytes)
 	mk_note();
 }
 
+/* Large reallocs move pages instead of copying them, as glibc's mremap of mmapped chunks does. */
+static void *mk_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
+{
+	(void)ctx;
+	void *m = mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE);
+	if (m == MAP_FAILED)
+		return NULL;
+	mk.large += new_bytes - old_bytes;
+	mk_note();
+	return m;
+}
+
 static void mk_report(void *ctx, int kind, uintptr_t addr, const char *line)
 {
 	(void)ctx, (void)kind, (void)addr;
@@ -94,77 +106,6 @@ static int mk_memalign(void **out, size_t align, size_t n)
 	return 0;
 }
 
-/*
- * memkern-fc: a prototype of the front cache proposed in docs/performance.md,
- * built outside alloc/ over the public API so its effect can be measured
- * before anyone changes the core: freed blocks of up to FC_MAX bytes are kept
- * on a LIFO per 16-byte class (at most FC_DEPTH each) and handed out again
- * without touching the TLSF lists. Requests are rounded up to their class so
- * every block on a list fits every request of that class. The real thing
- * would live in heap.c, check the header with one tag compare instead of
- * heap_usable_size, mark cached blocks so a double free is still caught, and
- * flush the lists before the break grows and in heap_trim.
- */
-#define FC_MAX 1024
-#define FC_DEPTH 32
-#define FC_CLASSES (FC_MAX / 16 + 1)
-static struct { void *head[FC_CLASSES]; unsigned n[FC_CLASSES]; } fc;
-
-static void *fc_malloc(size_t n)
-{
-	if (n <= FC_MAX - 8) {
-		size_t c = (n + 8 + 15) >> 4;          /* block size / 16, header included */
-		void *p = fc.head[c];
-		if (p) {
-			fc.head[c] = *(void **)p;
-			fc.n[c]--;
-			return p;
-		}
-		return heap_malloc(&mk_heap, (c << 4) - 8);
-	}
-	return heap_malloc(&mk_heap, n);
-}
-
-static void fc_free(void *p)
-{
-	if (!p)
-		return;
-	size_t u = heap_usable_size(&mk_heap, p);
-	size_t c = (u + 8) >> 4;
-	if (u && u <= FC_MAX - 8 && fc.n[c] < FC_DEPTH) {
-		*(void **)p = fc.head[c];
-		fc.head[c] = p;
-		fc.n[c]++;
-		return;
-	}
-	heap_free(&mk_heap, p);
-}
-
-static void *fc_calloc(size_t n, size_t s)
-{
-	if (s && n > SIZE_MAX / s)
-		return NULL;
-	void *p = fc_malloc(n * s);
-	if (p)
-		memset(p, 0, n * s);
-	return p;
-}
-
-static void *fc_realloc(void *p, size_t n)
-{
-	if (!p)
-		return fc_malloc(n);
-	size_t u = heap_usable_size(&mk_heap, p);
-	if (n <= u && n >= u / 2)
-		return p;
-	void *q = fc_malloc(n);
-	if (q) {
-		memcpy(q, p, u < n ? u : n);
-		fc_free(p);
-	}
-	return q;
-}
-
 /* Reserves the break, starts the heap at debug level `debug`, and returns the ops of `variant`. */
 struct wl_ops mk_setup(int debug, int variant)
 {
@@ -173,8 +114,8 @@ struct wl_ops mk_setup(int debug, int variant)
 	if (mk.base == MAP_FAILED)
 		die("memkern: cannot reserve %llu GiB", (unsigned long long)(MK_RESERVE / GiB));
 	struct heap_env env = {
-		.sbrk = mk_sbrk, .map_pages = mk_map, .unmap_pages = mk_unmap, .report = mk_report,
-		.page_size = (size_t)sysconf(_SC_PAGESIZE),
+		.sbrk = mk_sbrk, .map_pages = mk_map, .unmap_pages = mk_unmap, .remap_pages = mk_remap,
+		.report = mk_report, .page_size = (size_t)sysconf(_SC_PAGESIZE),
 	};
 #ifdef BENCH_HEAP_DEBUG
 	env.debug = (unsigned)debug;
@@ -185,8 +126,6 @@ struct wl_ops mk_setup(int debug, int variant)
 		env.trim_threshold = 1ull << 40;     /* never trim: the footprint stays at its peak */
 	if (heap_init(&mk_heap, &env))
 		die("memkern: heap_init failed");
-	if (variant == MK_FC)
-		return (struct wl_ops){ fc_malloc, fc_free, fc_calloc, fc_realloc, mk_memalign };
 	return (struct wl_ops){ mk_malloc, mk_free, mk_calloc, mk_realloc, mk_memalign };
 }
 
