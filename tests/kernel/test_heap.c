@@ -385,6 +385,39 @@ KTEST(heap, large_realloc_moves_frames_not_bytes)
 	KEXPECT_EQ(pmm_free_frames(), free0);
 }
 
+/*
+ * A pointer freed before a trim, freed again after the break has grown back
+ * over it: whatever its page holds now (kbrk does not zero frames, and the
+ * pmm may hand back the very same one), the free is refused and reported.
+ * The heap marks every header it leaves inside free memory FREE, so no
+ * stale header can pass for a live block's.
+ */
+KTEST(heap, stale_pointer_after_trim_and_regrow_is_refused)
+{
+	enum { N = 31 };                        /* the last one above the initial break, below 127 KiB */
+	static void *p[N];
+	kheap_trim();
+	uint64_t brk0 = kbrk_current();
+	for (int i = 0; i < N; i++) {
+		p[i] = kmalloc(4000);
+		KASSERT(p[i]);
+	}
+	uint8_t *q = p[N - 1];
+	KEXPECT_GT((uint64_t)q, brk0);          /* its page goes back at the trim */
+	for (int i = 0; i < N; i++)
+		kfree(p[i]);
+	kheap_trim();
+	KEXPECT_EQ(kbrk_current(), brk0);
+	uint8_t *big = kmalloc(127 * 1024);     /* brk memory again, over where q was */
+	KASSERT(big);
+	KEXPECT_LT((uint64_t)q, kbrk_current());
+	uint64_t reports0 = kheap_reports();
+	kfree(q);                               /* a double free, long after the fact */
+	KEXPECT_EQ(kheap_reports(), reports0 + 1);
+	expect_heap_clean();
+	kfree(big);
+}
+
 KTEST(heap, page_above_break_faults)
 {
 	uint64_t above = (kbrk_current() + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
