@@ -511,14 +511,8 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, size_t off)
 	if (size > PTRDIFF_MAX || lead > PTRDIFF_MAX || size + lead > HEAP_BLK_SIZE_MASK - page)
 		return NULL;
 	size_t run_bytes = (size + lead + page - 1) & ~(page - 1);
+	/* Nothing in the heap changes before this call: an environment may trim the heap from inside it. */
 	void *run = h->env.map_pages(h->env.ctx, run_bytes);
-	if (!run && h->retain) {
-		/* Out of pages while keeping some for reuse (heap.h "trim"): give those back, try again. */
-		heap_cache_flush(h);
-		h->retain = 0;
-		if (trim_top(h, 0))
-			run = h->env.map_pages(h->env.ctx, run_bytes);
-	}
 	if (!run)
 		return NULL;
 	uintptr_t r = (uintptr_t)run;
@@ -780,6 +774,21 @@ static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
 }
 
 /*
+ * free0's way out for a block it has verified but the cache will not take
+ * (its class is full, or it would merge with a free block that is not the
+ * top): what free0_slow would conclude, without classifying b again. Only
+ * the next header's tag is left to check.
+ */
+static __attribute__((noinline)) void free0_merge(struct heap *h, blk_t b, blk_t n, uint64_t wn)
+{
+	if (ALLOC_UNLIKELY(!word_tag_ok(h, n, wn))) {
+		free0_slow(h, blk_payload(b));   /* it reports what is wrong */
+		return;
+	}
+	free_block(h, b);
+}
+
+/*
  * Level 0. The fast case is a used block of the front cache's sizes whose
  * predecessor is not free, that does not carry the cache's key, and that
  * cache_push would take: the case in which classify answers PTR_BLOCK (the
@@ -821,19 +830,24 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	/* classify would say PTR_BLOCK (but for that tag); now cache_push's conditions. */
 	unsigned c = cache_class(size);
 	if (ALLOC_UNLIKELY(h->cache_count[c] >= h->cache_limit[c]))
-		goto slow;
+		goto merge;
 	/*
 	 * free_would_merge_inside; then free_would_trim's first half (the rest,
 	 * which needs the bytes in use, is the slow path's: a top block that
 	 * big is rare).
 	 */
 	if (word_is_free(wn)) {
-		if (n + word_size(wn) != e || size + word_size(wn) > h->env.trim_threshold)
-			goto slow;   /* n is not e: the epilogue is used */
+		if (n + word_size(wn) != e)
+			goto merge;   /* n is not e: the epilogue is used */
+		if (size + word_size(wn) > h->env.trim_threshold)
+			goto slow;
 	} else if (n == e && size > h->env.trim_threshold) {
 		goto slow;
 	}
 	cache_link(h, b, c);
+	return;
+merge:
+	free0_merge(h, b, n, wn);
 	return;
 slow:
 	free0_slow(h, p);

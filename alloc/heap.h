@@ -28,10 +28,9 @@
  *               a heap that drains and refills stops paying page faults
  *               from its third round on, and a one-off burst teaches it
  *               nothing. heap_trim gives retained pages back (the kernel
- *               calls it when the pmm runs short), and so does a large
- *               allocation that map_pages refuses, before it tries again:
- *               it gives back everything above the top block's header and
- *               zeroes retain
+ *               calls it when the pmm runs short): it gives back
+ *               everything above the top block's header and zeroes
+ *               retain
  *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
  *               (whole, header included) wait on a LIFO per 16-byte class,
  *               at most HEAP_CACHE_DEPTH and HEAP_CACHE_CLASS_BYTES (but
@@ -204,6 +203,9 @@ struct heap_env {
 	/*
 	 * A fresh page-aligned run of `bytes` (a multiple of page_size), or
 	 * NULL. May be NULL itself: then every request is served from the break.
+	 * At debug level 0 the heap is consistent whenever it calls map_pages
+	 * or remap_pages, so these may call heap_trim on the same heap (to
+	 * find pages under pressure); never from sbrk.
 	 */
 	void *(*map_pages)(void *ctx, size_t bytes);
 	/* Gives back exactly a run map_pages returned, with the same length. */

@@ -19,55 +19,57 @@
 static struct heap heap;
 static uint64_t reports;
 /*
- * Non-zero while the heap is inside one of its environment calls: the only
- * way it reaches the pmm. A pmm_alloc that runs short then must not call
- * back into the heap (kheap_reclaim), which is in the middle of an operation.
+ * Non-zero while the pmm must not call back into the heap (kheap_reclaim):
+ * inside ksbrk, which a trim would re-enter, and inside any environment
+ * call at the debug levels, whose code may be in the middle of moving a
+ * block. At level 0 the heap is consistent when it maps or remaps a large
+ * run (alloc/heap.h), so a large kmalloc under pressure can get the pages
+ * the heap retains.
  */
-static unsigned in_env;
+static unsigned no_reclaim;
 
 static void *env_sbrk(void *ctx, intptr_t delta)
 {
 	(void)ctx;
-	in_env++;
+	no_reclaim++;
 	void *old = ksbrk(delta);
-	in_env--;
+	no_reclaim--;
 	return old;
 }
 
 static void *env_map(void *ctx, size_t bytes)
 {
 	(void)ctx;
-	in_env++;
+	no_reclaim += heap.debug != 0;
 	void *p = klarge_map(bytes);
-	in_env--;
+	no_reclaim -= heap.debug != 0;
 	return p;
 }
 
 static void env_unmap(void *ctx, void *p, size_t bytes)
 {
 	(void)ctx;
-	in_env++;
-	klarge_unmap(p, bytes);
-	in_env--;
+	klarge_unmap(p, bytes);         /* frees frames, never allocates */
 }
 
 static void *env_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
 {
 	(void)ctx;
-	in_env++;
+	no_reclaim += heap.debug != 0;
 	void *q = klarge_remap(p, old_bytes, new_bytes);
-	in_env--;
+	no_reclaim -= heap.debug != 0;
 	return q;
 }
 
 /*
  * The pmm's reclaim hook: when it runs out of frames, the heap gives back
  * the free pages at the top of its break, including those it keeps mapped
- * because it needed them again after a trim (heap.h "trim").
+ * because it needed them again after a trim (heap.h "trim"). 0 when it may
+ * not (see no_reclaim) or has nothing to give.
  */
-static size_t kheap_reclaim(void)
+size_t kheap_reclaim(void)
 {
-	if (in_env || heap.magic != HEAP_MAGIC)
+	if (no_reclaim || heap.magic != HEAP_MAGIC)
 		return 0;
 	size_t given = heap_trim(&heap);
 	if (given)

@@ -34,7 +34,9 @@ size_t kmalloc_usable_size(void *p);
 struct heap *kheap(void);                /* the instance, for tests, the shell and GDB */
 void kheap_stats(struct heap_stats *st);
 int kheap_check(char *why, size_t len);
-size_t kheap_trim(void);                /* at heap.debug=2 it empties the quarantine first */
+size_t kheap_trim(void);
+/* The pmm's reclaim hook (pmm_set_reclaim): kheap_trim when the heap may be re-entered, else 0. */
+size_t kheap_reclaim(void);                /* at heap.debug=2 it empties the quarantine first */
 uint64_t kheap_reports(void);           /* misuse reports so far */
 unsigned kheap_debug(void);             /* the debug level, 0..2 */
 /* Level 2: lets every block waiting in the quarantine go (verifying it). Returns how many. */

@@ -53,7 +53,7 @@ void *klarge_map(size_t bytes)
 	uint64_t va = next_va + PAGE_SIZE;              /* the guard page below */
 	if (!fits(va, bytes))
 		return NULL;
-	if (bytes / PAGE_SIZE > pmm_free_frames())
+	if (!pmm_ensure_free(bytes / PAGE_SIZE))
 		return NULL;            /* cannot succeed: do not map gigabytes only to undo them */
 	if (map_fresh(va, va + bytes))
 		return NULL;
@@ -78,7 +78,7 @@ void *klarge_remap(void *p, size_t old_bytes, size_t new_bytes)
 		unmap_range(va + new_bytes, va + old_bytes);    /* the hole joins the guard above */
 		return p;
 	}
-	if ((new_bytes - old_bytes) / PAGE_SIZE > pmm_free_frames())
+	if (!pmm_ensure_free((new_bytes - old_bytes) / PAGE_SIZE))
 		return NULL;
 	if (va + old_bytes == next_va) {
 		/* The newest run: nothing above it yet, so it grows where it is. */

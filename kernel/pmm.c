@@ -79,18 +79,31 @@ static bool reclaiming;
 
 void pmm_set_reclaim(size_t (*fn)(void)) { reclaim_fn = fn; }
 
+/* Asks the reclaim hook for frames once (never from inside itself); whether it gave any. */
+static bool reclaim(void)
+{
+	if (!reclaim_fn || reclaiming)
+		return false;
+	reclaiming = true;      /* what the hook frees may call pmm_free, never pmm_alloc again */
+	size_t got = reclaim_fn();
+	reclaiming = false;
+	return got != 0;
+}
+
+bool pmm_ensure_free(uint64_t frames)
+{
+	if (pmm.free_frames >= frames)
+		return true;
+	return reclaim() && pmm.free_frames >= frames;
+}
+
 uint64_t pmm_alloc(unsigned order)
 {
 	if (fail_countdown && --fail_countdown == 0)
 		return 0;               /* injected failure (pmm_fail_nth): no reclaim */
 	uint64_t pa = buddy_alloc(&pmm, order);
-	if (pa == BUDDY_NO_FRAME && reclaim_fn && !reclaiming) {
-		reclaiming = true;      /* what the hook frees may call pmm_free, never pmm_alloc again */
-		size_t got = reclaim_fn();
-		reclaiming = false;
-		if (got)
-			pa = buddy_alloc(&pmm, order);
-	}
+	if (pa == BUDDY_NO_FRAME && reclaim())
+		pa = buddy_alloc(&pmm, order);
 	return pa == BUDDY_NO_FRAME ? 0 : pa;
 }
 

@@ -36,6 +36,11 @@ uint64_t pmm_alloc(unsigned order);
  * for reuse (kheap_reclaim). NULL unregisters it.
  */
 void pmm_set_reclaim(size_t (*fn)(void));
+/*
+ * Whether at least `frames` frames are free, after asking the reclaim hook
+ * once if they were not: for callers that check before they start mapping.
+ */
+bool pmm_ensure_free(uint64_t frames);
 /* The same, zero-filled (through the direct map). 0 when none is free. */
 uint64_t pmm_alloc_zeroed(unsigned order);
 static inline uint64_t pmm_alloc_page(void) { return pmm_alloc(0); }

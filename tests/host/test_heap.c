@@ -643,11 +643,13 @@ HTEST(large_realloc_remaps_instead_of_copying)
 	CHECK_EQ_U(stats().large_bytes, E.mapped_bytes);
 	HEAP_CLEAN();
 
-	/* Nothing can be mapped: remap and the copy both fail, the block is as it was. */
+	/* Nothing can be mapped, and the break cannot grow: remap, the run and the break all fail. */
 	E.large_cap = E.mapped_bytes;
+	E.cap = E.brk;
 	CHECK(heap_realloc(&H, b3, 5 * MiB) == NULL);
 	CHECK(bytes_are(b3, 200 * KiB, 7));
 	HEAP_CLEAN();
+	E.cap = RESERVE;
 	E.large_cap = GiB;
 
 	/* A memaligned run keeps its payload's place in the page. */
