@@ -831,6 +831,9 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	unsigned c = cache_class(size);
 	if (ALLOC_UNLIKELY(h->cache_count[c] >= h->cache_limit[c]))
 		goto merge;
+	/* A double free right after the free, even if a write after free wiped the key: classify says so. */
+	if (ALLOC_UNLIKELY(h->cache_head[c] == b))
+		goto slow;
 	/*
 	 * free_would_merge_inside; then free_would_trim's first half (the rest,
 	 * which needs the bytes in use, is the slow path's: a top block that

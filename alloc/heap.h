@@ -80,18 +80,18 @@
  *
  * The header word:
  *
- *   63        48 47                                  4   3     2       1       0
+ *   63        40 39                                  4   3     2       1       0
  *   +-----------+-------------------------------------+-------+-------+-------+------+
  *   | check tag |  size in bytes (low 4 bits are 0)   | SPARE | LARGE | PREV_ | FREE |
  *   |           |                                     |       |       | FREE  |      |
  *   +-----------+-------------------------------------+-------+-------+-------+------+
- *   size = word & HEAP_BLK_SIZE_MASK
- *   tag  = ((word << 16) ^ header address ^ heap.secret)
- *          * 0x9e3779b97f4a7c15 >> 48              (mod 2^64)
- *   Every header the heap writes carries its tag, so heap_free can tell one
- *   from user bytes at p - 8 (a 1 in 65536 chance of a false match). The
- *   shift keeps the low 48 bits (size and flags) and drops the old tag, so
- *   a whole header word can be checked as it is read. Headers
+ *   size = word & HEAP_BLK_SIZE_MASK (sizes stay below HEAP_MAX_BRK, 1 TiB)
+ *   tag  = ((word << 24) ^ header address ^ heap.secret)
+ *          * 0x9e3779b97f4a7c15 >> 40              (mod 2^64)
+ *   Every header the heap writes carries its 24-bit tag, so heap_free can
+ *   tell one from user bytes at p - 8 (a 1 in 16,777,216 chance of a false
+ *   match). The shift keeps the low 40 bits (size and flags) and drops the
+ *   old tag, so a whole header word can be checked as it is read. Headers
  *   left inside bigger blocks by merging are always marked FREE, so a stale
  *   one reads as a double free, never as a live block.
  *
@@ -143,8 +143,8 @@
 #define HEAP_BLK_LARGE      0x4ull  /* a page-mapped large block (never in the brk region) */
 #define HEAP_BLK_SPARE      0x8ull  /* level 2: HEAP_BLK_QUARANTINED; clear at levels 0 and 1 */
 #define HEAP_BLK_QUARANTINED HEAP_BLK_SPARE  /* a freed brk block waiting in the quarantine */
-#define HEAP_BLK_SIZE_MASK  0x0000fffffffffff0ull
-#define HEAP_BLK_TAG_SHIFT  48
+#define HEAP_BLK_SIZE_MASK  0x000000fffffffff0ull
+#define HEAP_BLK_TAG_SHIFT  40
 #define HEAP_TAG_MULT       0x9e3779b97f4a7c15ull
 
 #define HEAP_ALIGN          16

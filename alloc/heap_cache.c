@@ -18,7 +18,7 @@ static bool plausible_cached(const struct heap *h, blk_t b, unsigned c)
 	if ((b & 15) != 8 || b < heap_first_blk(h) || b >= heap_epilogue(h) || size > heap_epilogue(h) - b)
 		return false;
 	uint64_t w = word_at(b);
-	return word_tag_ok(h, b, w) && (w & (LOW48 & ~HEAP_BLK_PREV_FREE)) == size && cache_marked(h, b);
+	return word_tag_ok(h, b, w) && (w & (HDR_LOW & ~HEAP_BLK_PREV_FREE)) == size && cache_marked(h, b);
 }
 
 size_t heap_cache_flush(struct heap *h)
@@ -45,6 +45,22 @@ size_t heap_cache_flush(struct heap *h)
 			blk_t next = cache_next(b);
 			/* Unmarked (it may end inside a bigger free block), then freed the ordinary way. */
 			set_word_at(b + 16, 0);
+			/*
+			 * Its neighbours are checked as a free's would be: the free
+			 * that cached it read only the next header's flags, and an
+			 * overflow may have hit either since. A damaged neighbour is
+			 * reported, and b kept (in use, lost) rather than merged with it.
+			 */
+			struct ptr_info pi;
+			if (heap_core_classify(h, blk_payload(b), &pi) != PTR_BLOCK) {
+				char line[200];
+				snprintf(line, sizeof line,
+					 "heap: front cache entry 0x%lx (class of %zu bytes) cannot be merged: %s (an overflow?); it stays allocated",
+					 UL(blk_payload(b)), size, pi.why ? pi.why : "?");
+				heap_core_report(h, HEAP_ERR_UNDERFLOW, blk_payload(b), line);
+				b = next;
+				continue;
+			}
 			heap_core_release(h, b);
 			n++;
 			b = next;
@@ -73,8 +89,10 @@ size_t heap_cache_bytes(const struct heap *h)
 
 bool heap_cache_is_cached(const struct heap *h, blk_t b, uint64_t w)
 {
-	return !h->debug && !(w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_SPARE)) &&
-	       word_size(w) <= HEAP_CACHE_MAX_BLOCK && cache_marked(h, b) && heap_cache_holds(h, b);
+	if (h->debug || (w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_SPARE)) || word_size(w) > HEAP_CACHE_MAX_BLOCK)
+		return false;
+	/* The newest entry counts even if a write after free wiped its key (free0 checks the head too). */
+	return h->cache_head[cache_class(word_size(w))] == b || (cache_marked(h, b) && heap_cache_holds(h, b));
 }
 
 bool heap_cache_holds(const struct heap *h, blk_t b)
@@ -82,9 +100,18 @@ bool heap_cache_holds(const struct heap *h, blk_t b)
 	unsigned c = cache_class(blk_size(b));
 	uint32_t n = 0;
 
-	for (blk_t e = h->cache_head[c]; e && n < h->cache_count[c]; e = cache_next(e), n++)
+	for (blk_t e = h->cache_head[c]; e && n < h->cache_count[c]; n++) {
 		if (e == b)
 			return true;
+		/*
+		 * A link overwritten after its block was freed ends the walk
+		 * before it is followed, and b cannot be ruled out: say yes, so
+		 * that a free of b is refused (reported) rather than trusted.
+		 */
+		if (!blk_slot_ok(h, e) || !cache_marked(h, e))
+			return true;
+		e = cache_next(e);
+	}
 	return false;
 }
 

@@ -48,7 +48,8 @@ static inline __attribute__((always_inline)) void *cache_pop(struct heap *h, uns
 	 * stronger proof, and the free that pushed b verified it.
 	 */
 	uint64_t w = word_at(b);
-	if (ALLOC_UNLIKELY(!cache_marked(h, b) || ((w & ~HEAP_BLK_PREV_FREE) << 16) != (uint64_t)size << 16))
+	if (ALLOC_UNLIKELY(!cache_marked(h, b) || ((w & ~HEAP_BLK_PREV_FREE) << (64 - HEAP_BLK_TAG_SHIFT)) !=
+						  (uint64_t)size << (64 - HEAP_BLK_TAG_SHIFT)))
 		goto bad;
 	h->cache_head[c] = cache_next(b);
 	h->cache_count[c]--;

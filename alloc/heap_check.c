@@ -318,11 +318,13 @@ void heap_get_stats(struct heap *h, struct heap_stats *st)
 	/* Level 0: the front cache is flushed first (merged, never trimmed). */
 	heap_cache_flush(h);
 	st->brk_bytes = h->brk - h->base;
-	/* The cache is empty now, unless a bad entry stopped the flush: its blocks count as free then. */
-	size_t held = heap_cache_bytes(h);
-	st->in_use_bytes = h->in_use_bytes - held;
-	st->free_bytes = h->free_bytes + held;
-	st->used_blocks = h->used_blocks - heap_cache_blocks(h);
+	/*
+	 * The cache is empty now. Blocks a damaged entry cut off from it (and
+	 * reported) stay counted in use: lost, as heap_check says.
+	 */
+	st->in_use_bytes = h->in_use_bytes;
+	st->free_bytes = h->free_bytes;
+	st->used_blocks = h->used_blocks;
 	st->free_blocks = h->free_blocks;
 	st->peak_in_use = h->peak_in_use;
 	st->large_blocks = h->large_blocks;

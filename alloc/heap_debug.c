@@ -75,7 +75,7 @@ static uintptr_t first_not(uintptr_t lo, uintptr_t hi, unsigned char b)
  *     of a double free), even where a later split cut into it: the words up
  *     to 40 bytes below an intact head canary (which is made from its own
  *     address and the secret).
- * A stray write that forges either slips through with odds of 1 in 65536
+ * A stray write that forges either slips through with odds of 1 in 2^24
  * (a tag) or 2^-64 (a canary).
  */
 static uintptr_t poison_walk(const struct heap *h, uintptr_t lo, uintptr_t hi, uintptr_t climit,

@@ -18,7 +18,8 @@ _Static_assert(sizeof(struct heap_free_block) + HEAP_OVERHEAD == HEAP_MIN_BLOCK,
 _Static_assert(sizeof(struct heap_large) % HEAP_ALIGN == 0,
 	       "the large header must end 16-aligned when its run is");
 _Static_assert(HEAP_FL_COUNT <= 32 && HEAP_SL_COUNT <= 32, "bitmaps are uint32_t");
-_Static_assert(HEAP_MAX_BRK <= HEAP_BLK_SIZE_MASK, "every block size must fit the size field");
+_Static_assert(HEAP_MAX_BRK - 16 <= HEAP_BLK_SIZE_MASK && (HEAP_BLK_SIZE_MASK >> HEAP_BLK_TAG_SHIFT) == 0,
+	       "every block size (below HEAP_MAX_BRK) must fit the size field, below the tag");
 
 /*
  * Heap memory is read as words through this type: the same bytes are user
@@ -30,15 +31,15 @@ typedef uint64_t __attribute__((may_alias)) heap_word_t;
 /* A block is named by the address of its header word. */
 typedef uintptr_t blk_t;
 
-#define LOW48 ((1ull << HEAP_BLK_TAG_SHIFT) - 1)
+#define HDR_LOW ((1ull << HEAP_BLK_TAG_SHIFT) - 1)   /* size and flags: all but the tag */
 
 static inline uint64_t word_at(uintptr_t a) { return *(const heap_word_t *)a; }
 static inline void set_word_at(uintptr_t a, uint64_t v) { *(heap_word_t *)a = v; }
 
 /*
  * The check tag for a header at address b holding size|flags = low (heap.h
- * draws it): the top 16 bits of tag_mix's product. The word's low 48 bits
- * are shifted up 16, so a whole header word can be passed in (its old tag
+ * draws it): the top 24 bits of tag_mix's product. The word's low 40 bits
+ * are shifted up 24, so a whole header word can be passed in (its old tag
  * drops out) and checked as it is read.
  */
 static inline uint64_t tag_mix(const struct heap *h, uintptr_t b, uint64_t low)
@@ -243,7 +244,10 @@ int heap_cache_check(const struct heap *h, char *why, size_t len);
 /* The blocks on all LIFOs and their whole bytes, by the counts (slow: a loop over the classes). */
 size_t heap_cache_blocks(const struct heap *h);
 size_t heap_cache_bytes(const struct heap *h);
-/* Whether block b is on its class's LIFO (walks at most HEAP_CACHE_DEPTH entries). */
+/*
+ * Whether block b is on its class's LIFO (walks at most HEAP_CACHE_DEPTH
+ * entries), or the LIFO is damaged before b could be ruled out.
+ */
 bool heap_cache_holds(const struct heap *h, blk_t b);
 /*
  * Whether used brk block b (tagged header w, size fits the break) waits in

@@ -35,9 +35,9 @@
  * runs are separate mappings with guard pages, and both have caps.
  *
  * The junk and the pattern never look like a plausible block header: every
- * word of them has bit 47 set, a size beyond any break here. So a bogus
+ * word of them has bit 39 set, a size beyond any break here. So a bogus
  * pointer whose p - 8 lands in user data can never be believed by accident
- * (the 1-in-65536 tag match heap.h admits), and any mismatch is a real one.
+ * (the 1-in-2^24 tag match heap.h admits), and any mismatch is a real one.
  *
  * FUZZ_VERBOSE=1 in the environment prints every operation as it runs.
  *

@@ -33,7 +33,7 @@
 #define MAX_OPS  3000
 #define RING     40          /* freed pointers remembered for delayed double frees */
 #define SNAP_MAX (1 * MiB)   /* the break is compared byte for byte across misuse up to this size */
-#define PAT_BIT  (1ull << 47)
+#define PAT_BIT  (1ull << 39)   /* in a header, a size of 512 GiB or more: no break here has one */
 #define JUNK     0xa5
 
 /* ----- failing loudly, with the recent operations (fuzz_heap_env.c) ----- */

@@ -102,11 +102,11 @@ static void *t_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
 	}
 	size_t calls = e->map_calls, unmaps = e->unmap_calls;
 	void *q = t_map(ctx, new_bytes);
+	e->map_calls = calls;           /* counted as a remap, not a map and an unmap */
 	if (!q)
 		return NULL;
 	memcpy(q, p, old_bytes < new_bytes ? old_bytes : new_bytes);
 	t_unmap(ctx, p, old_bytes);
-	e->map_calls = calls;           /* counted as a remap, not a map and an unmap */
 	e->unmap_calls = unmaps;
 	return q;
 }

@@ -149,7 +149,7 @@ HTEST(misuse_is_reported_not_obeyed)
 /* What a header the heap wrote at address b would hold (the formula in heap.h). */
 static uint64_t forge_header(uintptr_t b, uint64_t size_flags)
 {
-	uint64_t tag = (((size_flags << 16) ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
+	uint64_t tag = (((size_flags << (64 - HEAP_BLK_TAG_SHIFT)) ^ b ^ H.secret) * HEAP_TAG_MULT) >> HEAP_BLK_TAG_SHIFT;
 	return size_flags | tag << HEAP_BLK_TAG_SHIFT;
 }
 
@@ -159,7 +159,8 @@ HTEST(misuse_with_forged_tags_is_still_caught)
 	char *d = heap_malloc(&H, 1000), *e = heap_malloc(&H, 100);
 	REQUIRE(d && e);
 	/* The formula is the heap's: it gives e's real header. */
-	CHECK_EQ_U(forge_header((uintptr_t)e - 8, *(uint64_t *)(e - 8) & 0xffffffffffffull), *(uint64_t *)(e - 8));
+	uint64_t low = *(uint64_t *)(e - 8) & ((1ull << HEAP_BLK_TAG_SHIFT) - 1);
+	CHECK_EQ_U(forge_header((uintptr_t)e - 8, low), *(uint64_t *)(e - 8));
 	memset(d, 0x5a, 1000);
 	/* A correctly tagged used header inside d, whose "next block" is user bytes. */
 	uintptr_t b = (uintptr_t)d + 56;
@@ -514,6 +515,72 @@ HTEST(front_cache_reuses_checks_and_reports)
 	expect_empty();
 }
 
+/*
+ * Writes after free into cached blocks, then misuse of them: reported, and
+ * nothing read outside the heap, nothing corrupted.
+ */
+HTEST(front_cache_survives_writes_after_free)
+{
+	char why[256];
+	int reports;
+
+	setup();
+	char *a = heap_malloc(&H, 100), *b = heap_malloc(&H, 100), *g = heap_malloc(&H, 100);
+	REQUIRE(a && b && g);
+	heap_free(&H, a);
+	heap_free(&H, b);                       /* the LIFO: b, then a */
+	/* b's link overwritten, then a freed again: the walk that would prove a cached stops at b. */
+	uint64_t *link = (uint64_t *)b, saved = *link;
+	*link = 0x4141414141414140ull;
+	reports = E.reports;
+	heap_free(&H, a);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_DOUBLE_FREE);
+	CHECK_EQ_U(heap_usable_size(&H, a), 0);
+	size_t kinds[4] = { 0 };
+	heap_walk(&H, count_walk_kinds, kinds); /* walks past a and b without following the link */
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	printf("# found: %s\n", why);
+	*link = saved;
+	HEAP_CLEAN();
+
+	/* The newest entry's key wiped (its second word), then a double free. */
+	uint64_t *key = (uint64_t *)b + 1;
+	*key = 42;
+	reports = E.reports;
+	heap_free(&H, b);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_DOUBLE_FREE);
+	CHECK(heap_check(&H, why, sizeof why) == -1);   /* the entry without its key: a write after free */
+	printf("# found: %s\n", why);
+	*key = H.cache_key;
+	HEAP_CLEAN();
+	heap_flush_quarantine(&H);              /* level 0: empties the cache */
+	HEAP_CLEAN();
+
+	/* An overflow into the next header after a cached free: the flush finds it, keeps the block. */
+	char *c = heap_malloc(&H, 100), *n = heap_malloc(&H, 100);
+	REQUIRE(c && n);
+	heap_free(&H, c);                       /* cached: its fast path reads only n's flags */
+	uint64_t *hdr = (uint64_t *)(n - 8), hsaved = *hdr;
+	*hdr &= (1ull << HEAP_BLK_TAG_SHIFT) - 1;   /* the tag gone, size and flags kept */
+	reports = E.reports;
+	stats();                                /* flushes the cache */
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_UNDERFLOW);
+	CHECK(strstr(E.last_line, "front cache entry ") != NULL && strstr(E.last_line, "cannot be merged") != NULL);
+	CHECK(heap_check(&H, why, sizeof why) == -1);   /* n's header is still found bad */
+	printf("# found: %s\n", why);
+	*hdr = hsaved;
+	HEAP_CLEAN();                           /* c stayed allocated: the heap lost it, nothing else */
+	heap_free(&H, c);
+	heap_free(&H, n);
+	heap_free(&H, g);
+	heap_flush_quarantine(&H);
+	heap_trim(&H);
+	expect_empty();
+}
+
 /* A cached block whose predecessor is freed after it: PREV_FREE changes, the pop still takes it. */
 HTEST(front_cache_entry_whose_predecessor_is_freed)
 {
@@ -546,6 +613,7 @@ int main(int argc, char **argv)
 	HRUN(misuse_with_forged_tags_is_still_caught);
 	HRUN(misuse_silent_without_report_callback);
 	HRUN(front_cache_entry_whose_predecessor_is_freed);
+	HRUN(front_cache_survives_writes_after_free);
 	HRUN(check_finds_corruption);
 	HRUN(walk_visits_blocks_in_order);
 	HRUN(leaks_lists_live_blocks);

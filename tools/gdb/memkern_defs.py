@@ -120,8 +120,8 @@ HEAP_BLK_FREE = 0x1
 HEAP_BLK_PREV_FREE = 0x2
 HEAP_BLK_LARGE = 0x4
 HEAP_BLK_SPARE = 0x8
-HEAP_BLK_SIZE_MASK = 0x0000FFFFFFFFFFF0
-HEAP_BLK_TAG_SHIFT = 48
+HEAP_BLK_SIZE_MASK = 0x000000FFFFFFFFF0
+HEAP_BLK_TAG_SHIFT = 40
 HEAP_TAG_MULT = 0x9E3779B97F4A7C15
 HEAP_ALIGN = 16
 HEAP_OVERHEAD = 8
@@ -137,10 +137,10 @@ HEAP_FL_SHIFT = HEAP_SL_LOG2 + 4
 HEAP_LARGE_HDR = 48     # sizeof(struct heap_large): next, prev, run, run_bytes, spare, word
 
 
-def heap_tag(block_addr, low48, secret):
-    """The check tag of a header word (heap_impl.h tag_for)."""
+def heap_tag(block_addr, low, secret):
+    """The check tag of a header word from its size and flags (heap_impl.h tag_for)."""
     mask64 = (1 << 64) - 1
-    shifted = (low48 << (64 - HEAP_BLK_TAG_SHIFT)) & mask64
+    shifted = (low << (64 - HEAP_BLK_TAG_SHIFT)) & mask64
     return (((shifted ^ block_addr ^ secret) * HEAP_TAG_MULT) & mask64) >> HEAP_BLK_TAG_SHIFT
 
 

@@ -56,7 +56,7 @@ class Heap:
         return {n: int(self.v[n]) for n in names if field(self.v, n) is not None}
 
     def tag_ok(self, b, w):
-        return (w >> D.HEAP_BLK_TAG_SHIFT) == D.heap_tag(b, w & ((1 << 48) - 1), self.secret)
+        return (w >> D.HEAP_BLK_TAG_SHIFT) == D.heap_tag(b, w & ((1 << D.HEAP_BLK_TAG_SHIFT) - 1), self.secret)
 
     def blocks(self):
         """brk blocks in address order: dicts with hdr, payload, size, usable, free, prev_free, tag_ok.
@@ -246,7 +246,7 @@ block was allocated, when the heap records that."""
         flags = [n for bit, n in ((D.HEAP_BLK_FREE, "FREE"), (D.HEAP_BLK_PREV_FREE, "PREV_FREE"),
                                   (D.HEAP_BLK_LARGE, "LARGE"), (D.HEAP_BLK_SPARE, "SPARE")) if b["word"] & bit]
         print(f"  header word {b['word']:#018x}: size {b['size']}, flags {' '.join(flags) or 'none'}, "
-              f"tag {b['word'] >> 48:#06x} ({'ok' if b['tag_ok'] else 'BAD: not a header the heap wrote'})")
+              f"tag {b['word'] >> D.HEAP_BLK_TAG_SHIFT:#08x} ({'ok' if b['tag_ok'] else 'BAD: not a header the heap wrote'})")
         if b["free"]:
             try:
                 nxt, prv = h.mem.u64(b["hdr"] + 8), h.mem.u64(b["hdr"] + 16)
