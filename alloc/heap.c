@@ -840,9 +840,10 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	 * big is rare).
 	 */
 	if (word_is_free(wn)) {
-		if (n + word_size(wn) != e)
-			goto merge;   /* n is not e: the epilogue is used */
-		if (size + word_size(wn) > h->env.trim_threshold)
+		/* The top free block: its low word is exactly e - n and FREE (n is not e: e is used). */
+		if (((wn ^ (e - n)) << (64 - HEAP_BLK_TAG_SHIFT)) != HEAP_BLK_FREE << (64 - HEAP_BLK_TAG_SHIFT))
+			goto merge;
+		if (e - b > h->env.trim_threshold)
 			goto slow;
 	} else if (n == e && size > h->env.trim_threshold) {
 		goto slow;
