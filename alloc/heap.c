@@ -789,6 +789,31 @@ static __attribute__((noinline)) void free0_merge(struct heap *h, blk_t b, blk_t
 }
 
 /*
+ * The same for a block whose header free0 verified with PREV_FREE set
+ * (size whole bytes, fits before the break): classify's remaining checks
+ * (not cached, the free block before it and its foot, the next header),
+ * then the merge. Anything odd goes to free0_slow, which reports it.
+ */
+static __attribute__((noinline)) void free0_merge_prev(struct heap *h, blk_t b, size_t size)
+{
+	unsigned c = cache_class(size);
+	blk_t prev = blk_prev_phys(b), n = b + size;
+	uint64_t wn = word_at(n);
+
+	if (ALLOC_UNLIKELY(cache_marked(h, b) || h->cache_head[c] == b || prev < heap_first_blk(h) ||
+			   prev + HEAP_MIN_BLOCK > b || (prev & 15) != 8))
+		goto slow;
+	uint64_t wp = word_at(prev);
+	if (ALLOC_UNLIKELY(!word_tag_ok(h, prev, wp) || !word_is_free(wp) || prev + word_size(wp) != b ||
+			   word_prev_is_free(wn) || !word_tag_ok(h, n, wn)))
+		goto slow;
+	free_block(h, b);
+	return;
+slow:
+	free0_slow(h, blk_payload(b));
+}
+
+/*
  * Level 0. The fast case is a used block of the front cache's sizes whose
  * predecessor is not free, that does not carry the cache's key, and that
  * cache_push would take: the case in which classify answers PTR_BLOCK (the
@@ -813,8 +838,17 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	 * size - MIN wraps for a size below the minimum (a stale epilogue's 0).
 	 */
 	size_t size = w & (2 * HEAP_CACHE_MAX_BLOCK - HEAP_ALIGN);
-	if (ALLOC_UNLIKELY(size - HEAP_MIN_BLOCK > h->cache_max_block - HEAP_MIN_BLOCK ||
-			   w != make_word(h, b, size, 0) || size > e - b || cache_marked(h, b)))
+	if (ALLOC_UNLIKELY(size - HEAP_MIN_BLOCK > h->cache_max_block - HEAP_MIN_BLOCK || size > e - b))
+		goto slow;
+	if (ALLOC_UNLIKELY(w != make_word(h, b, size, 0))) {
+		/* The block before it is free: the cache will not take it; merge it at once. */
+		if (w == make_word(h, b, size, HEAP_BLK_PREV_FREE))
+			free0_merge_prev(h, b, size);
+		else
+			free0_slow(h, p);
+		return;
+	}
+	if (ALLOC_UNLIKELY(cache_marked(h, b)))
 		goto slow;
 	/*
 	 * The next header's flags decide, but its tag is not verified here (it
