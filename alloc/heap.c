@@ -496,6 +496,25 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 
 /* ----- large blocks: one mapped run each ----- */
 
+/* Makes run r (run_bytes) a live large block whose payload is p: its header, the list, the counters. */
+static void *large_link(struct heap *h, uintptr_t r, size_t run_bytes, uintptr_t p)
+{
+	struct heap_large *l = (struct heap_large *)p - 1;
+	l->run = r;
+	l->run_bytes = run_bytes;
+	l->spare = 0;
+	l->word = make_word(h, (uintptr_t)&l->word, large_usable(l), HEAP_BLK_LARGE);
+	l->prev = NULL;
+	l->next = h->large_list;
+	if (l->next)
+		l->next->prev = l;
+	h->large_list = l;
+	h->large_blocks++;
+	h->large_bytes += run_bytes;
+	note_used(h, 0, 0);
+	return (void *)p;
+}
+
 /* A run holding size bytes after its header, payload + off aligned to align (>= 16); or NULL. */
 static void *large_alloc(struct heap *h, size_t size, size_t align, size_t off)
 {
@@ -519,21 +538,40 @@ static void *large_alloc(struct heap *h, size_t size, size_t align, size_t off)
 	ALLOC_ASSERT((r & (page - 1)) == 0 && "large_alloc: map_pages returned an unaligned run");
 	uintptr_t p = ((r + sizeof(struct heap_large) + off + align - 1) & ~(uintptr_t)(align - 1)) - off;
 	ALLOC_ASSERT(p + size <= r + run_bytes && "large_alloc: payload overruns its run");
+	return large_link(h, r, run_bytes, p);
+}
 
-	struct heap_large *l = (struct heap_large *)p - 1;
-	l->run = r;
-	l->run_bytes = run_bytes;
-	l->spare = 0;
-	l->word = make_word(h, (uintptr_t)&l->word, large_usable(l), HEAP_BLK_LARGE);
-	l->prev = NULL;
-	l->next = h->large_list;
-	if (l->next)
-		l->next->prev = l;
-	h->large_list = l;
-	h->large_blocks++;
-	h->large_bytes += run_bytes;
-	note_used(h, 0, 0);
-	return (void *)p;
+/*
+ * A sampled allocation ("sample" in heap.h): a one-page run whose block
+ * ends where the page ends; NULL (nothing changed) if size does not fit
+ * beside the header or no page could be mapped.
+ */
+static __attribute__((noinline, cold)) void *sampled_alloc(struct heap *h, size_t size)
+{
+	size_t page = h->env.page_size;
+	size_t room = size ? (size + HEAP_ALIGN - 1) & ~(size_t)(HEAP_ALIGN - 1) : HEAP_ALIGN;
+
+	if (size > page || room + sizeof(struct heap_large) > page)
+		return NULL;
+	void *run = h->env.map_pages(h->env.ctx, page);
+	if (!run)
+		return NULL;
+	uintptr_t r = (uintptr_t)run;
+	ALLOC_ASSERT((r & (page - 1)) == 0 && "sampled_alloc: map_pages returned an unaligned run");
+	h->sampled_blocks++;
+	return large_link(h, r, page, r + page - room);
+}
+
+/* Level 0, a request the front cache did not serve: carved, or now and then sampled. */
+static inline void *carve0(struct heap *h, size_t size, size_t bs)
+{
+	if (ALLOC_UNLIKELY(h->sample_left) && --h->sample_left == 0) {
+		h->sample_left = h->env.sample_every;
+		void *p = sampled_alloc(h, size);
+		if (p)
+			return p;
+	}
+	return alloc_block(h, bs, HEAP_ALIGN, 0);
 }
 
 static void large_free(struct heap *h, struct heap_large *l)
@@ -646,6 +684,11 @@ static enum ptr_kind classify(const struct heap *h, uintptr_t p, struct ptr_info
 
 /* ----- the same for heap_api.c and heap_debug.c (see heap_impl.h) ----- */
 
+void *heap_core_carve0(struct heap *h, size_t n)
+{
+	return carve0(h, n, block_size_for(n));
+}
+
 void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off)
 {
 	if (ALLOC_UNLIKELY(h->debug))
@@ -739,13 +782,13 @@ static inline __attribute__((always_inline)) void *malloc0(struct heap *h, size_
 				return p;
 			return malloc0_bad_entry(h, c, bs);   /* a tail call: the hit path needs no frame */
 		}
-		return alloc_block(h, bs, HEAP_ALIGN, 0);
+		return carve0(h, size, bs);
 	}
 	if (size > PTRDIFF_MAX)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
 		return large_alloc(h, size, HEAP_ALIGN, 0);
-	return alloc_block(h, block_size_for(size), HEAP_ALIGN, 0);
+	return carve0(h, size, block_size_for(size));
 }
 
 /* Level 0, anything but the front cache's fast case: classify, then act on it. */

@@ -31,6 +31,15 @@
  *               calls it when the pmm runs short): it gives back
  *               everything above the top block's header and zeroes
  *               retain
+ *   sample      with env.sample_every = N (level 0, map_pages set): one
+ *               allocation in N of those the front cache does not serve,
+ *               of at most page_size - 64 bytes, is a large block of one
+ *               page laid out so that the block ends where the page ends
+ *               (the idea of Linux's KFENCE). An overflow past its 16-byte
+ *               rounding then runs into the unmapped page after it, and,
+ *               as the environment never maps that address again (the
+ *               kernel's klarge does not), any use after free faults too.
+ *               usable_size is the size rounded up to 16 bytes.
  *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
  *               (whole, header included) wait on a LIFO per 16-byte class,
  *               at most HEAP_CACHE_DEPTH and HEAP_CACHE_CLASS_BYTES (but
@@ -251,6 +260,12 @@ struct heap_env {
 	/* Level 2: freed bytes (whole blocks) the quarantine holds; 0 = 256 KiB. */
 	size_t quarantine_bytes;
 	/*
+	 * Sampled guard pages ("sample" at the top of this file); 0 = off.
+	 * Level 0 with map_pages: one allocation in sample_every of those the
+	 * front cache does not serve gets a page of its own.
+	 */
+	size_t sample_every;
+	/*
 	 * May be NULL. Names what an address outside the heap is, for the report
 	 * of an invalid free ("a page from the pmm? use pmm_free"); writes a
 	 * short phrase into buf, or leaves buf empty to say nothing.
@@ -354,6 +369,10 @@ struct heap {
 	/* Trim retention (see "trim" at the top of this file). */
 	size_t retain;               /* bytes kept mapped above in_use_bytes / 4 */
 	size_t trimmed_recent;       /* bytes automatic trims gave back that growth has not mapped again */
+
+	/* Sampled guard pages (see "sample" at the top of this file). */
+	size_t sample_left;          /* carved allocations until the next sample; 0 = sampling off */
+	size_t sampled_blocks;       /* how many allocations were sampled so far */
 };
 
 struct heap_stats {

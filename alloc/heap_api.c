@@ -56,6 +56,8 @@ int heap_init(struct heap *h, const struct heap_env *env)
 	if (h->env.map_pages && h->env.large_threshold <= h->cache_max_req)
 		h->cache_max_req = h->env.large_threshold - 1;
 	h->cache_max_block = block_size_for(h->cache_max_req);
+	/* Sampling needs pages of its own, and the debug levels guard every block their own way. */
+	h->sample_left = h->env.map_pages && !h->env.debug ? h->env.sample_every : 0;
 	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
 		h->cache_limit[c] = cache_limit_for(c);
 
@@ -211,7 +213,7 @@ static void *malloc0(struct heap *h, size_t size)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
 		return heap_core_large_alloc(h, size, HEAP_ALIGN, 0);
-	return heap_core_alloc(h, block_size_for(size), HEAP_ALIGN, 0);
+	return heap_core_carve0(h, size);
 }
 
 /* Reports a pointer handed to realloc/usable_size that is not a live block. */

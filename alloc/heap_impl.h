@@ -208,6 +208,8 @@ struct ptr_info {
  * heap.c: the TLSF core, which knows nothing of debug records but keeps free
  * memory poisoned at levels >= 1.
  */
+/* Level 0: a block for an n-byte request from the break, or now and then a sampled page (heap.h "sample"). */
+void *heap_core_carve0(struct heap *h, size_t n);
 /* A used block of size whole bytes whose payload + off is aligned; NULL when out of memory. */
 void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off);
 /* Frees used block b: merges, lists, maybe trims. At levels >= 1 b's body is already poison. */

@@ -96,9 +96,10 @@ static void env_describe(void *ctx, uintptr_t addr, char *buf, size_t size)
 
 void kheap_init(void)
 {
-	uint64_t level = 0, quarantine = 0;
+	uint64_t level = 0, quarantine = 0, sample = 0;
 	cmdline_get_u64("heap.debug", &level);
 	cmdline_get_u64("heap.quarantine", &quarantine);
+	cmdline_get_u64("heap.sample", &sample);
 	if (level > HEAP_DEBUG_MAX)
 		panic("kheap_init: heap.debug=%lu, but the levels are 0 to %u", level, HEAP_DEBUG_MAX);
 	struct heap_env env = {
@@ -110,6 +111,7 @@ void kheap_init(void)
 		.page_size = PAGE_SIZE,
 		.debug = (uint32_t)level,
 		.quarantine_bytes = quarantine,
+		.sample_every = sample,
 		.describe_addr = env_describe,
 	};
 	if (heap_init(&heap, &env))
@@ -123,6 +125,11 @@ void kheap_init(void)
 	if (level >= 2)
 		printk("heap: quarantine holds up to %zu KiB of freed blocks before they are reused\n",
 		       heap.env.quarantine_bytes >> 10);
+	if (heap.sample_left)
+		printk("heap: sampling: 1 in %lu of the blocks the front cache does not serve gets a guarded page\n",
+		       sample);
+	else if (sample)
+		printk("heap: heap.sample=%lu ignored: the debug levels guard every block their own way\n", sample);
 }
 
 void *kmalloc(size_t size) { return heap_malloc_at(&heap, size, HEAP_CALLER()); }

@@ -671,6 +671,59 @@ HTEST(large_realloc_remaps_instead_of_copying)
 	expect_empty();
 }
 
+/* heap.h "sample": one carved allocation in N gets a page of its own, ending where the block ends. */
+HTEST(sampled_allocations_end_at_a_page_end)
+{
+	static void *p[64];
+	static size_t want[64];
+
+	env_open();
+	struct heap_env env = env_for();
+	env.sample_every = 4;
+	REQUIRE(heap_init(&H, &env) == 0);
+	size_t sampled = 0;
+	for (int i = 0; i < 64; i++) {
+		want[i] = (size_t)(i * 37) % 300;   /* 0 .. 299: all misses, nothing freed yet */
+		REQUIRE(p[i] = heap_malloc(&H, want[i]));
+		if (in_brk(p[i]))
+			continue;
+		sampled++;
+		size_t u = heap_usable_size(&H, p[i]);
+		CHECK_EQ_U(u, want[i] ? (want[i] + 15) & ~(size_t)15 : 16);
+		CHECK_EQ_U(((uintptr_t)p[i] + u) % E.page, 0);   /* the next byte is the guard page */
+		memset(p[i], 0x5c, u);
+	}
+	CHECK_EQ_U(sampled, 16);
+	CHECK_EQ_U(H.sampled_blocks, 16);
+	CHECK_EQ_U(stats().large_blocks, 16);
+	HEAP_CLEAN();
+	/* Too big to sit beside its header in one page: carved as usual. */
+	for (int i = 0; i < 8; i++) {
+		void *q = heap_malloc(&H, E.page - 32);
+		REQUIRE(q);
+		CHECK(in_brk(q));
+		heap_free(&H, q);
+	}
+	for (int i = 0; i < 64; i++)
+		heap_free(&H, p[i]);
+	CHECK_EQ_U(E.nruns, 0);                        /* every sampled page unmapped */
+	heap_flush_quarantine(&H);
+	heap_trim(&H);
+	expect_empty();
+
+	/* The debug levels guard blocks their own way: no sampling there. */
+	env_open();
+	env = env_for();
+	env.sample_every = 1;
+	env.debug = 1;
+	REQUIRE(heap_init(&H, &env) == 0);
+	void *d = heap_malloc(&H, 48);
+	REQUIRE(d && in_brk(d));
+	CHECK_EQ_U(H.sampled_blocks, 0);
+	heap_free(&H, d);
+	expect_empty();
+}
+
 HTEST(large_blocks_are_page_mapped)
 {
 	setup();
@@ -816,6 +869,7 @@ int main(int argc, char **argv)
 	HRUN(realloc_failure_keeps_the_block);
 	HRUN(coalesce_forward_reverse_random);
 	HRUN(trim_gives_the_break_back);
+	HRUN(sampled_allocations_end_at_a_page_end);
 	HRUN(large_blocks_are_page_mapped);
 	HRUN(large_realloc_remaps_instead_of_copying);
 	HRUN(no_map_pages_means_everything_in_the_break);

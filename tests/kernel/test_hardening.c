@@ -467,3 +467,34 @@ KTEST_F(hardening_selfcheck, leak_on_purpose, KTEST_EXPLICIT)
 	KASSERT(p);
 	memset(p, 0, 40);
 }
+
+/* --- sampled guard pages (heap.sample=N, level 0; alloc/heap.h "sample") ----- */
+
+KTEST(hardening, sampled_block_meets_a_guard_page)
+{
+	if (!kheap()->sample_left)
+		ktest_skip("needs heap.sample=N at heap.debug=0");
+	enum { TRIES = 256 };
+	static uint8_t *p[TRIES];
+	uint8_t *s = NULL;
+	int n = 0;
+	/* Nothing freed in between, so none of these comes from the front cache. */
+	for (; n < TRIES && !s; n++) {
+		p[n] = kmalloc(40);
+		KASSERT(p[n]);
+		if ((uint64_t)p[n] >= LARGE_BASE)
+			s = p[n];
+	}
+	KASSERT(s);
+	size_t u = kmalloc_usable_size(s);
+	KEXPECT_EQ(u, 48);                              /* 40 rounded up to 16 */
+	KEXPECT_EQ(((uint64_t)s + u) % PAGE_SIZE, 0);
+	memset(s, 0x77, u);                             /* every usable byte is writable */
+	KEXPECT_FAULT(VEC_PF, (uint64_t)s + u, { *(volatile uint8_t *)(s + u) = 1; });   /* one past: the guard */
+	kfree(s);
+	KEXPECT_FAULT(VEC_PF, (uint64_t)s, { (void)*(volatile uint8_t *)s; });         /* freed: unmapped */
+	for (int i = 0; i < n; i++)
+		if (p[i] != s)
+			kfree(p[i]);
+	expect_heap_clean();
+}
