@@ -263,6 +263,40 @@ KTEST(heap, trim_gives_frames_back)
 	expect_heap_clean();
 }
 
+/* Three rounds of n blocks of 4000 bytes, allocated and freed: what teaches the heap to retain. */
+static void drain_and_refill(void **p, int n)
+{
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < n; i++) {
+			p[i] = kmalloc(4000);
+			KASSERT(p[i]);
+		}
+		for (int i = n - 1; i >= 0; i--)
+			kfree(p[i]);
+		kheap_flush_quarantine();   /* heap.debug=2 */
+	}
+}
+
+/* Takes every frame the pmm will give, chained through the direct map; the chain's head. */
+static uint64_t exhaust_pmm(uint64_t *count)
+{
+	uint64_t head = 0, pa;
+	for (*count = 0; (pa = pmm_alloc(0)); (*count)++) {
+		*(uint64_t *)phys_to_virt(pa) = head;
+		head = pa;
+	}
+	return head;
+}
+
+static void give_frames_back(uint64_t head)
+{
+	while (head) {
+		uint64_t next = *(uint64_t *)phys_to_virt(head);
+		pmm_free(head, 0);
+		head = next;
+	}
+}
+
 /*
  * Trim retention (alloc/heap.h "trim"): a heap that drains and refills keeps
  * its pages mapped; when the pmm runs out, its reclaim hook takes them back.
@@ -272,16 +306,8 @@ KTEST(heap, pmm_pressure_takes_retained_pages_back)
 	enum { N = 256 };
 	static void *p[N];
 	kheap_trim();
-	uint64_t brk0 = kbrk_current();
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < N; i++) {
-			p[i] = kmalloc(4000);
-			KASSERT(p[i]);
-		}
-		for (int i = N - 1; i >= 0; i--)
-			kfree(p[i]);
-		kheap_flush_quarantine();   /* heap.debug=2 */
-	}
+	uint64_t brk0 = kbrk_current(), n;
+	drain_and_refill(p, N);
 	size_t retained = kheap()->retain;
 	uint64_t brk1 = kbrk_current();
 	printk("    # after 3 rounds of %d x 4000 B: retain %zu KiB, break %lu KiB above its start\n", N,
@@ -291,44 +317,24 @@ KTEST(heap, pmm_pressure_takes_retained_pages_back)
 		KEXPECT_GE(brk1 - brk0, N * 4000 / 2);
 	}
 
-	/* Exhaust the pmm, chaining the frames through the direct map. */
 	ktest_output_reset();
-	uint64_t head = 0, n = 0, pa;
-	while ((pa = pmm_alloc(0))) {
-		*(uint64_t *)phys_to_virt(pa) = head;
-		head = pa;
-		n++;
-	}
+	uint64_t head = exhaust_pmm(&n);
 	printk("    # the pmm gave %lu frames before it ran out\n", n);
 	if (brk1 > brk0) {
 		KEXPECT_STR_CONTAINS(ktest_output(), "heap: the pmm ran short: gave back ");
 		KEXPECT_EQ(kbrk_current(), brk0);
 		KEXPECT_EQ(kheap()->retain, 0);
 	}
-	while (head) {
-		uint64_t next = *(uint64_t *)phys_to_virt(head);
-		pmm_free(head, 0);
-		head = next;
-	}
+	give_frames_back(head);
 	expect_heap_clean();
 	if (kheap_debug())
 		return;   /* below: level 0, where the heap may be trimmed from inside a large map */
 
 	/* Again, but the pmm runs out first and a large kmalloc is what needs the pages. */
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < N; i++) {
-			p[i] = kmalloc(4000);
-			KASSERT(p[i]);
-		}
-		for (int i = N - 1; i >= 0; i--)
-			kfree(p[i]);
-	}
+	drain_and_refill(p, N);
 	KEXPECT_GE(kheap()->retain, N * 4000 / 2);
 	pmm_set_reclaim(NULL);
-	for (head = 0, n = 0; (pa = pmm_alloc(0)); n++) {
-		*(uint64_t *)phys_to_virt(pa) = head;
-		head = pa;
-	}
+	head = exhaust_pmm(&n);
 	pmm_set_reclaim(kheap_reclaim);
 	ktest_output_reset();
 	void *big = kmalloc(300 * 1024);   /* a large run: klarge asks the pmm, the pmm asks the heap */
@@ -336,11 +342,7 @@ KTEST(heap, pmm_pressure_takes_retained_pages_back)
 	KEXPECT_STR_CONTAINS(ktest_output(), "heap: the pmm ran short: gave back ");
 	KEXPECT_EQ(kheap()->retain, 0);
 	kfree(big);
-	while (head) {
-		uint64_t next = *(uint64_t *)phys_to_virt(head);
-		pmm_free(head, 0);
-		head = next;
-	}
+	give_frames_back(head);
 	expect_heap_clean();
 }
 
