@@ -56,7 +56,11 @@
  *               would wait for that store to read its header back.) It is
  *               neither merged nor listed until the cache is flushed: before
  *               the break grows, when an allocation would fail, before any
- *               trim, by heap_trim and by heap_flush_quarantine. Counters:
+ *               trim, by heap_trim and by heap_flush_quarantine; the
+ *               flush checks each block's neighbours as a free would (a
+ *               cached free reads only the next header's flags) and
+ *               reports, rather than merges, a block beside a damaged
+ *               header. Counters:
  *               in struct heap a cached block is still in used_blocks and
  *               in_use_bytes (as the TLSF core sees it: carved, not free),
  *               and also in cache_count, so pushing and popping
