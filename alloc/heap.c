@@ -596,6 +596,13 @@ static void *large_remap(struct heap *h, struct heap_large *l, size_t size)
 	if (!h->env.remap_pages || size > PTRDIFF_MAX || size + lead > HEAP_BLK_SIZE_MASK - page)
 		return NULL;
 	size_t run_bytes = (size + lead + page - 1) & ~(page - 1), old_bytes = l->run_bytes;
+	/*
+	 * Nothing to resize, or a run mostly lead (a memaligned block shrunk
+	 * far): the caller moves the block to a fresh run instead, as
+	 * without remap_pages, so no run is kept more than half empty.
+	 */
+	if (run_bytes == old_bytes || size < (run_bytes - lead) / 2)
+		return NULL;
 	struct heap_large *prev = l->prev, *next = l->next;
 	void *nr = h->env.remap_pages(h->env.ctx, (void *)l->run, old_bytes, run_bytes);
 	if (!nr)

@@ -117,6 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.sbrk = f_sbrk,
 		.map_pages = (flags & 3) == 3 ? NULL : f_map,
 		.unmap_pages = (flags & 3) == 3 ? NULL : f_unmap,
+		.remap_pages = (flags & 3) == 3 || !(flags & 64) ? NULL : f_remap,
 		.report = have_report ? f_report : NULL,
 		.ctx = &E,
 		.page_size = E.hpage,
@@ -134,9 +135,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	env_open();
 
-	trace("config: page %zu grow %zu trim %zu lt %zu cap %zu large_cap %zu map %d report %d stubborn %d every %u",
+	trace("config: page %zu grow %zu trim %zu lt %zu cap %zu large_cap %zu map %d remap %d report %d stubborn %d "
+	      "every %u",
 	      E.hpage, env.grow_bytes, env.trim_threshold, env.large_threshold, E.cap, E.large_cap, cfg.map,
-	      have_report, E.refuse_shrink, verify_every);
+	      env.remap_pages != NULL, have_report, E.refuse_shrink, verify_every);
 	int rc = heap_init(&H, &env);
 	if (cfg.grow > E.cap) {
 		ENSURE(rc == -1, "heap_init succeeded though its first chunk (%zu) exceeds the cap %zu", cfg.grow, E.cap);

@@ -88,6 +88,7 @@ extern struct heap H;        /* the heap under test (fuzz_heap.c) */
 void *f_sbrk(void *ctx, intptr_t delta);
 void *f_map(void *ctx, size_t bytes);
 void f_unmap(void *ctx, void *p, size_t bytes);
+void *f_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes);
 void f_report(void *ctx, int kind, uintptr_t addr, const char *line);
 void env_open(void);         /* the reservation, once E's page sizes and cap are set */
 void env_close(void);

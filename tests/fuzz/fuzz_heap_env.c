@@ -153,6 +153,43 @@ void f_unmap(void *ctx, void *p, size_t bytes)
 	FAIL("unmap_pages(%p, %zu): not a run map_pages returned", p, bytes);
 }
 
+/*
+ * remap_pages: a shrink keeps the run where it is (the tail made
+ * inaccessible, as the kernel unmaps it); a growth is a new run, a copy and
+ * the old run unmapped, so a stale pointer into it faults. Caps and the
+ * injected map failure apply as to map_pages.
+ */
+void *f_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
+{
+	struct fenv *e = ctx;
+
+	ENSURE(ctx == &E, "remap_pages: wrong ctx %p", ctx);
+	ENSURE(new_bytes && new_bytes % e->hpage == 0, "remap_pages(%zu): not a multiple of page_size %zu",
+	       new_bytes, e->hpage);
+	unsigned i;
+	for (i = 0; i < e->nruns && e->runs[i].p != p; i++)
+		;
+	ENSURE(i < e->nruns, "remap_pages(%p): not a run map_pages returned", p);
+	ENSURE(e->runs[i].bytes == old_bytes, "remap_pages(%p, %zu): it was mapped with %zu bytes", p, old_bytes,
+	       e->runs[i].bytes);
+	if (new_bytes <= old_bytes) {
+		size_t keep = round_up(new_bytes, e->hostpage), had = round_up(old_bytes, e->hostpage);
+		if (had > keep && mprotect((char *)p + keep, had - keep, PROT_NONE))
+			FAIL("remap_pages: mprotect failed");
+		e->runs[i].bytes = new_bytes;
+		e->mapped -= old_bytes - new_bytes;
+		trace("    env: remap_pages(%p, %zu -> %zu) in place", p, old_bytes, new_bytes);
+		return p;
+	}
+	char *q = f_map(ctx, new_bytes);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old_bytes);
+	f_unmap(ctx, p, old_bytes);
+	trace("    env: remap_pages(%p, %zu -> %zu) -> %p", p, old_bytes, new_bytes, (void *)q);
+	return q;
+}
+
 void f_report(void *ctx, int kind, uintptr_t addr, const char *line)
 {
 	struct fenv *e = ctx;
