@@ -1,7 +1,8 @@
 /*
  * alloc/heap.c - the kmalloc core: TLSF (two-level segregated fit) over one
- * brk region, immediate coalescing through boundary tags, page-mapped runs
- * for large requests, and a break that grows in chunks and gives back its top.
+ * brk region, immediate coalescing through boundary tags, and a break that
+ * grows in chunks and gives back its top (page-mapped runs for large
+ * requests are in heap_large.c).
  *
  * malloc and free are O(1) in the number of blocks: a size maps to a list by
  * two bit scans, a non-empty list at least that big is found with two more
@@ -14,7 +15,8 @@
  * This file is the core: it hands out and takes back whole blocks and knows
  * nothing of what callers asked for; only heap_malloc and heap_free, at its
  * end, are entry points. The others and the misuse reports are in
- * heap_api.c, the debug levels (canaries, records
+ * heap_api.c, large blocks in heap_large.c, the front cache's slow half in
+ * heap_cache.c, the debug levels (canaries, records
  * of who allocated, the quarantine) in heap_debug.c, and heap_check,
  * heap_walk, heap_leaks and heap_get_stats in heap_check.c. At debug levels
  * the core keeps one promise for heap_debug.c: the body of every free block
@@ -98,17 +100,6 @@ static blk_t find_free(const struct heap *h, size_t size)
 	}
 	sl = (unsigned)__builtin_ctz(sl_map);
 	return list_head(h, fl, sl);
-}
-
-/* ----- counters ----- */
-
-static void note_used(struct heap *h, size_t bytes, size_t blocks)
-{
-	h->in_use_bytes += bytes;
-	h->used_blocks += blocks;
-	size_t now = h->in_use_bytes + h->large_bytes;
-	if (now > h->peak_in_use)
-		h->peak_in_use = now;
 }
 
 /* ----- the break ----- */
@@ -494,134 +485,16 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 	return true;
 }
 
-/* ----- large blocks: one mapped run each ----- */
-
-/* Makes run r (run_bytes) a live large block whose payload is p: its header, the list, the counters. */
-static void *large_link(struct heap *h, uintptr_t r, size_t run_bytes, uintptr_t p)
-{
-	struct heap_large *l = (struct heap_large *)p - 1;
-	l->run = r;
-	l->run_bytes = run_bytes;
-	l->spare = 0;
-	l->word = make_word(h, (uintptr_t)&l->word, large_usable(l), HEAP_BLK_LARGE);
-	l->prev = NULL;
-	l->next = h->large_list;
-	if (l->next)
-		l->next->prev = l;
-	h->large_list = l;
-	h->large_blocks++;
-	h->large_bytes += run_bytes;
-	note_used(h, 0, 0);
-	return (void *)p;
-}
-
-/* A run holding size bytes after its header, payload + off aligned to align (>= 16); or NULL. */
-static void *large_alloc(struct heap *h, size_t size, size_t align, size_t off)
-{
-	size_t page = h->env.page_size;
-	/*
-	 * The header needs 48 bytes before the payload; a run starts page
-	 * aligned, so rounding run + 48 up to align lands at most
-	 * max(64, align) bytes in. With off, run + 48 + off is rounded up, at
-	 * most align - 16 bytes further (both are multiples of 16).
-	 */
-	size_t lead = off ? 48 + off + align : align > 64 ? align : 64;
-
-	if (size > PTRDIFF_MAX || lead > PTRDIFF_MAX || size + lead > HEAP_BLK_SIZE_MASK - page)
-		return NULL;
-	size_t run_bytes = (size + lead + page - 1) & ~(page - 1);
-	/* Nothing in the heap changes before this call: an environment may trim the heap from inside it. */
-	void *run = h->env.map_pages(h->env.ctx, run_bytes);
-	if (!run)
-		return NULL;
-	uintptr_t r = (uintptr_t)run;
-	ALLOC_ASSERT((r & (page - 1)) == 0 && "large_alloc: map_pages returned an unaligned run");
-	uintptr_t p = ((r + sizeof(struct heap_large) + off + align - 1) & ~(uintptr_t)(align - 1)) - off;
-	ALLOC_ASSERT(p + size <= r + run_bytes && "large_alloc: payload overruns its run");
-	return large_link(h, r, run_bytes, p);
-}
-
-/*
- * A sampled allocation ("sample" in heap.h): a one-page run whose block
- * ends where the page ends; NULL (nothing changed) if size does not fit
- * beside the header or no page could be mapped.
- */
-static __attribute__((noinline, cold)) void *sampled_alloc(struct heap *h, size_t size)
-{
-	size_t page = h->env.page_size;
-	size_t room = size ? (size + HEAP_ALIGN - 1) & ~(size_t)(HEAP_ALIGN - 1) : HEAP_ALIGN;
-
-	if (size > page || room + sizeof(struct heap_large) > page)
-		return NULL;
-	void *run = h->env.map_pages(h->env.ctx, page);
-	if (!run)
-		return NULL;
-	uintptr_t r = (uintptr_t)run;
-	ALLOC_ASSERT((r & (page - 1)) == 0 && "sampled_alloc: map_pages returned an unaligned run");
-	h->sampled_blocks++;
-	return large_link(h, r, page, r + page - room);
-}
-
 /* Level 0, a request the front cache did not serve: carved, or now and then sampled. */
 static inline void *carve0(struct heap *h, size_t size, size_t bs)
 {
 	if (ALLOC_UNLIKELY(h->sample_left) && --h->sample_left == 0) {
 		h->sample_left = h->env.sample_every;
-		void *p = sampled_alloc(h, size);
+		void *p = heap_core_sampled_alloc(h, size);
 		if (p)
 			return p;
 	}
 	return alloc_block(h, bs, HEAP_ALIGN, 0);
-}
-
-static void large_free(struct heap *h, struct heap_large *l)
-{
-	if (l->next)
-		l->next->prev = l->prev;
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		h->large_list = l->next;
-	h->large_blocks--;
-	h->large_bytes -= l->run_bytes;
-	h->env.unmap_pages(h->env.ctx, (void *)l->run, l->run_bytes);
-}
-
-/* See heap_impl.h. The header keeps its offset in the run, so its payload keeps its alignment in a page. */
-static void *large_remap(struct heap *h, struct heap_large *l, size_t size)
-{
-	size_t page = h->env.page_size;
-	size_t lead = (uintptr_t)(l + 1) - l->run;   /* run start to payload */
-
-	if (!h->env.remap_pages || size > PTRDIFF_MAX || size + lead > HEAP_BLK_SIZE_MASK - page)
-		return NULL;
-	size_t run_bytes = (size + lead + page - 1) & ~(page - 1), old_bytes = l->run_bytes;
-	/*
-	 * Nothing to resize, or a run mostly lead (a memaligned block shrunk
-	 * far): the caller moves the block to a fresh run instead, as
-	 * without remap_pages, so no run is kept more than half empty.
-	 */
-	if (run_bytes == old_bytes || size < (run_bytes - lead) / 2)
-		return NULL;
-	struct heap_large *prev = l->prev, *next = l->next;
-	void *nr = h->env.remap_pages(h->env.ctx, (void *)l->run, old_bytes, run_bytes);
-	if (!nr)
-		return NULL;
-	uintptr_t r = (uintptr_t)nr;
-	ALLOC_ASSERT((r & (page - 1)) == 0 && "large_remap: remap_pages returned an unaligned run");
-	struct heap_large *m = (struct heap_large *)(r + lead) - 1;
-	m->run = r;
-	m->run_bytes = run_bytes;
-	m->word = make_word(h, (uintptr_t)&m->word, large_usable(m), HEAP_BLK_LARGE);
-	if (prev)
-		prev->next = m;
-	else
-		h->large_list = m;
-	if (next)
-		next->prev = m;
-	h->large_bytes = h->large_bytes - old_bytes + run_bytes;
-	note_used(h, 0, 0);
-	return (void *)(m + 1);
 }
 
 /* ----- telling a live pointer from anything else ----- */
@@ -713,15 +586,6 @@ void heap_core_release(struct heap *h, blk_t b)
 
 size_t heap_core_maybe_trim(struct heap *h) { return maybe_trim(h); }
 
-void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t off)
-{
-	return large_alloc(h, size, align, off);
-}
-
-void heap_core_large_free(struct heap *h, struct heap_large *l) { large_free(h, l); }
-
-void *heap_core_large_remap(struct heap *h, struct heap_large *l, size_t size) { return large_remap(h, l, size); }
-
 enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
 {
 	return classify_as(h, p, pi, true);
@@ -794,7 +658,7 @@ static inline __attribute__((always_inline)) void *malloc0(struct heap *h, size_
 	if (size > PTRDIFF_MAX)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
-		return large_alloc(h, size, HEAP_ALIGN, 0);
+		return heap_core_large_alloc(h, size, HEAP_ALIGN, 0);
 	return carve0(h, size, block_size_for(size));
 }
 
@@ -810,7 +674,7 @@ static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
 			free_block(h, pi.blk);
 		return;
 	case PTR_LARGE:
-		large_free(h, pi.large);
+		heap_core_large_free(h, pi.large);
 		return;
 	case PTR_FREED:
 		snprintf(line, sizeof line, "heap: double free of 0x%lx (size %zu)", (unsigned long)p,

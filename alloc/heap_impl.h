@@ -2,9 +2,11 @@
  * alloc/heap_impl.h - private to alloc/heap*.c: the one place that knows how
  * a block header word is packed (see the drawing in heap.h) and how a size
  * maps to a TLSF list. Everything else reads headers through these helpers.
- * Also the few internals the heap's files share (heap.c the TLSF core,
- * heap_api.c the entry points, heap_debug.c the debug levels, heap_check.c
- * the checker and walkers), each named heap_core_* or heap_dbg_*.
+ * Also the few internals the heap's files share (heap.c the TLSF core and
+ * the hot pair, heap_large.c the large blocks, heap_cache.c the front
+ * cache's slow half, heap_api.c the entry points, heap_debug.c the debug
+ * levels, heap_check.c the checker and walkers), each named heap_core_*,
+ * heap_cache_* or heap_dbg_*.
  */
 #ifndef ALLOC_HEAP_IMPL_H
 #define ALLOC_HEAP_IMPL_H
@@ -159,6 +161,16 @@ static inline size_t block_size_for(size_t n)
 	return s < HEAP_MIN_BLOCK ? HEAP_MIN_BLOCK : s;
 }
 
+/* Counts blocks taken into use and keeps peak_in_use (blocks of the break, and large runs). */
+static inline void note_used(struct heap *h, size_t bytes, size_t blocks)
+{
+	h->in_use_bytes += bytes;
+	h->used_blocks += blocks;
+	size_t now = h->in_use_bytes + h->large_bytes;
+	if (now > h->peak_in_use)
+		h->peak_in_use = now;
+}
+
 /* ----- level 0's front cache (heap_cache.c, the hot pair in heap.c) ----- */
 
 _Static_assert(HEAP_CACHE_MAX_BLOCK % HEAP_ALIGN == 0 && HEAP_CACHE_MAX_BLOCK >= HEAP_MIN_BLOCK,
@@ -222,6 +234,12 @@ size_t heap_core_maybe_trim(struct heap *h);
 void heap_core_shrink(struct heap *h, blk_t b, size_t size, bool poison_tail);
 /* Grows used block b to size whole bytes in place; false (nothing changed) if it cannot. */
 bool heap_core_grow(struct heap *h, blk_t b, size_t size);
+/*
+ * heap_large.c: large blocks. A sampled allocation (heap.h "sample"): a
+ * one-page run whose block ends where the page ends; NULL (nothing changed)
+ * if size does not fit beside the header or no page could be mapped.
+ */
+void *heap_core_sampled_alloc(struct heap *h, size_t size);
 /* A large run with size bytes after its header, payload + off aligned to align; or NULL. */
 void *heap_core_large_alloc(struct heap *h, size_t size, size_t align, size_t off);
 void heap_core_large_free(struct heap *h, struct heap_large *l);
