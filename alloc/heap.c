@@ -26,6 +26,7 @@
  */
 #include "heap_impl.h"
 #include "heap_cache.h"
+#include "heap_slab.h"
 
 /* ----- the free lists and their bitmaps ----- */
 
@@ -306,7 +307,7 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 	if (!debug && size <= HEAP_CACHE_MAX_BLOCK && align == HEAP_ALIGN) {
 		unsigned c = cache_class(size);
 		if (h->cache_head[c]) {
-			void *p = cache_pop(h, c, size);
+			void *p = cache_pop(h, c);
 			if (ALLOC_LIKELY(p))
 				return p;
 			cache_pop_bad(h, c, size);
@@ -410,6 +411,9 @@ static blk_t merge_block(struct heap *h, blk_t b, size_t *out)
 	blk_set_foot(b);
 	blk_set_prev_free(h, b + size, true);
 	list_insert(h, b);
+	/* Room for a slab run may have come back (heap_slab_refill stopped looking for a while). */
+	if (ALLOC_UNLIKELY(h->slab_skip) && size >= 2 * HEAP_SLAB_RUN + HEAP_MIN_BLOCK)
+		h->slab_skip = 0;
 	*out = size;
 	return b;
 }
@@ -524,6 +528,9 @@ static inline __attribute__((always_inline)) enum ptr_kind classify_as(const str
 		return PTR_BAD;
 	}
 
+	if (slab_page(h, p))
+		return heap_slab_classify(h, p, pi);
+
 	blk_t b = blk_from_payload(p);
 	uint64_t w = word_at(b);
 	size_t size = word_size(w);
@@ -576,6 +583,36 @@ void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off)
 	return alloc_block(h, size, align, off);
 }
 
+/*
+ * Level 0: like heap_core_alloc, from a free block that ends below limit
+ * (slab runs must lie in the map's window, and the good fit may pick a
+ * block past it). Looks at no more than 64 free blocks big enough; NULL
+ * if none of them will do.
+ */
+void *heap_core_alloc_below(struct heap *h, size_t size, size_t align, size_t off, uintptr_t limit)
+{
+	size_t need = size + align + HEAP_MIN_BLOCK;
+	unsigned fl, sl, looked = 0;
+
+	ALLOC_ASSERT(!h->debug && align > HEAP_ALIGN && "alloc_below: level 0, aligned requests only");
+	if (need >= HEAP_MAX_BRK)
+		return NULL;
+	size_to_list(need, &fl, &sl);
+	for (unsigned f = fl; f < HEAP_FL_COUNT; f++) {
+		for (uint32_t map = h->sl_bitmap[f] & (f == fl ? ~0u << sl : ~0u); map; map &= map - 1) {
+			for (blk_t b = list_head(h, f, (unsigned)__builtin_ctz(map)); b; b = blk_next_free(b)) {
+				if (++looked > 64)
+					return NULL;
+				if (blk_size(b) >= need && b < limit && limit - b >= need) {
+					list_remove(h, b);
+					return take(h, b, size, align, off, false);
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
 void heap_core_free(struct heap *h, blk_t b) { free_block(h, b); }
 
 void heap_core_release(struct heap *h, blk_t b)
@@ -625,7 +662,7 @@ void heap_core_setup(struct heap *h)
 
 static void check_init(const struct heap *h)
 {
-	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap used before heap_init");
+	ALLOC_ASSERT(h && HEAP_MAGIC_OK(h->magic) && "heap used before heap_init");
 }
 
 /* malloc0's way out when its LIFO's head is bad: report it, then carve as if it missed. */
@@ -639,21 +676,22 @@ static __attribute__((noinline, cold)) void *malloc0_bad_entry(struct heap *h, u
  * Level 0 (the caller checked h->debug): the whole path, inlined. A request
  * the front cache serves whose LIFO is not empty is a pop and nothing else.
  */
-static inline __attribute__((always_inline)) void *malloc0(struct heap *h, size_t size)
+static inline __attribute__((always_inline)) void *malloc0(struct heap *h, size_t size, const bool slabs)
 {
+	if (slabs && size < HEAP_SLAB_MAX + 1)
+		return slab_alloc(h, size);
 	if (ALLOC_LIKELY(size <= h->cache_max_req)) {
 		/* = block_size_for(size) and its class, in fewer steps. */
 		size_t units = (size + HEAP_OVERHEAD + HEAP_ALIGN - 1) / HEAP_ALIGN;
 		units = units < HEAP_MIN_BLOCK / HEAP_ALIGN ? HEAP_MIN_BLOCK / HEAP_ALIGN : units;
-		size_t bs = units * HEAP_ALIGN;
 		unsigned c = (unsigned)units - HEAP_MIN_BLOCK / HEAP_ALIGN;
 		if (h->cache_head[c]) {
-			void *p = cache_pop(h, c, bs);
+			void *p = cache_pop(h, c);
 			if (ALLOC_LIKELY(p))
 				return p;
-			return malloc0_bad_entry(h, c, bs);   /* a tail call: the hit path needs no frame */
+			return malloc0_bad_entry(h, c, cache_class_size(c));   /* a tail call: the hit path needs no frame */
 		}
-		return carve0(h, size, bs);
+		return carve0(h, size, cache_class_size(c));
 	}
 	if (size > PTRDIFF_MAX)
 		return NULL;
@@ -675,6 +713,13 @@ static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
 		return;
 	case PTR_LARGE:
 		heap_core_large_free(h, pi.large);
+		return;
+	case PTR_SLAB:
+		heap_slab_free_obj(h, pi.slab, pi.idx);
+		return;
+	case PTR_SLAB_FREED:
+		snprintf(line, sizeof line, "heap: double free of 0x%lx (size %u)", (unsigned long)p, pi.slab->size);
+		heap_core_report(h, HEAP_ERR_DOUBLE_FREE, p, line);
 		return;
 	case PTR_FREED:
 		snprintf(line, sizeof line, "heap: double free of 0x%lx (size %zu)", (unsigned long)p,
@@ -714,7 +759,7 @@ static __attribute__((noinline)) void free0_merge_prev(struct heap *h, blk_t b, 
 	blk_t prev = blk_prev_phys(b), n = b + size;
 	uint64_t wn = word_at(n);
 
-	if (ALLOC_UNLIKELY(cache_marked(h, b) || h->cache_head[c] == b || prev < heap_first_blk(h) ||
+	if (ALLOC_UNLIKELY(cache_marked_c(h, b, c) || h->cache_head[c] == b || prev < heap_first_blk(h) ||
 			   prev + HEAP_MIN_BLOCK > b || (prev & 15) != 8))
 		goto slow;
 	uint64_t wp = word_at(prev);
@@ -738,12 +783,18 @@ slow:
  * included, goes to free0_slow, which decides from scratch (a block with
  * the key: is it on its LIFO?).
  */
-static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_t p)
+static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_t p, const bool slabs)
 {
 	blk_t b = blk_from_payload(p), e = heap_epilogue(h);
 
 	if (ALLOC_UNLIKELY(!blk_slot_ok(h, b)))   /* p aligned, base + 16 <= p < brk */
 		goto slow;
+	/* A slab object has no header at p - 8 to read: the map says which p are objects. */
+	if (slabs && slab_page(h, p)) {
+		if (ALLOC_UNLIKELY(!slab_free(h, p)))
+			goto slow;
+		return;
+	}
 	uint64_t w = word_at(b);
 	/*
 	 * The size if the header is that of a used block of the cache's sizes
@@ -762,7 +813,8 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 			free0_slow(h, p);
 		return;
 	}
-	if (ALLOC_UNLIKELY(cache_marked(h, b)))
+	unsigned c = cache_class(size);
+	if (ALLOC_UNLIKELY(cache_marked_c(h, b, c)))
 		goto slow;
 	/*
 	 * The next header's flags decide, but its tag is not verified here (it
@@ -776,7 +828,6 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	if (ALLOC_UNLIKELY(word_prev_is_free(wn)))
 		goto slow;
 	/* classify would say PTR_BLOCK (but for that tag); now cache_push's conditions. */
-	unsigned c = cache_class(size);
 	if (ALLOC_UNLIKELY(h->cache_count[c] >= h->cache_limit[c]))
 		goto merge;
 	/* A double free right after the free, even if a write after free wiped the key: classify says so. */
@@ -789,10 +840,12 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	 */
 	if (word_is_free(wn)) {
 		/* The top free block: its low word is exactly e - n and FREE (n is not e: e is used). */
-		if (((wn ^ (e - n)) << (64 - HEAP_BLK_TAG_SHIFT)) != HEAP_BLK_FREE << (64 - HEAP_BLK_TAG_SHIFT))
+		if (((wn ^ (e - n)) << (64 - HEAP_BLK_TAG_SHIFT)) == HEAP_BLK_FREE << (64 - HEAP_BLK_TAG_SHIFT)) {
+			if (e - b > h->env.trim_threshold)
+				goto slow;
+		} else if (word_size(wn) >= h->cache_hole) {
 			goto merge;
-		if (e - b > h->env.trim_threshold)
-			goto slow;
+		}
 	} else if (n == e && size > h->env.trim_threshold) {
 		goto slow;
 	}
@@ -808,42 +861,87 @@ slow:
 /*
  * The entry points test h->magic and h->debug with one compare: they are
  * the first two 32-bit fields of struct heap, and "initialised, level 0"
- * is the case to make fast.
+ * is the case to make fast. A heap with slabs has its own magic, so it
+ * takes a second compare and a copy of the level-0 path with the slab
+ * checks, and a heap without pays nothing for them.
  */
-static inline bool level0(const struct heap *h)
+static inline uint64_t first_word(const struct heap *h)
 {
 	uint64_t first;
 
 	memcpy(&first, h, sizeof first);
-	return ALLOC_LIKELY(first == HEAP_MAGIC);
+	return first;
 }
 _Static_assert(offsetof(struct heap, magic) == 0 && offsetof(struct heap, debug) == 4 &&
 		       sizeof(((struct heap *)0)->debug) == 4 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "level0 reads magic and debug as one little-endian word");
+	       "first_word reads magic and debug as one little-endian word");
+
+/*
+ * A heap with slabs takes its own out-of-line copy of the level-0 path: inlined
+ * beside the plain one, it cost the plain path two more saved registers.
+ */
+static __attribute__((noinline)) void *malloc0_slabs(struct heap *h, size_t size) { return malloc0(h, size, true); }
+static __attribute__((noinline)) void free0_slabs(struct heap *h, uintptr_t p) { free0(h, p, true); }
+
+/* Level 0 (with slabs or without): the whole call, true; false for the debug levels (or no heap). */
+static inline __attribute__((always_inline)) bool malloc_level0(struct heap *h, size_t size, void **out)
+{
+	if (h) {
+		uint64_t first = first_word(h);
+		if (ALLOC_LIKELY(first == HEAP_MAGIC)) {
+			*out = malloc0(h, size, false);
+			return true;
+		}
+		if (first == HEAP_MAGIC_SLABS) {
+			*out = malloc0_slabs(h, size);
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline __attribute__((always_inline)) bool free_level0(struct heap *h, void *p)
+{
+	if (h) {
+		uint64_t first = first_word(h);
+		if (ALLOC_LIKELY(first == HEAP_MAGIC)) {
+			if (p)
+				free0(h, (uintptr_t)p, false);
+			return true;
+		}
+		if (first == HEAP_MAGIC_SLABS) {
+			if (p)
+				free0_slabs(h, (uintptr_t)p);
+			return true;
+		}
+	}
+	return false;
+}
 
 void *heap_malloc_at(struct heap *h, size_t size, uintptr_t caller)
 {
-	if (h && level0(h))
-		return malloc0(h, size);
+	void *p;
+
+	if (malloc_level0(h, size, &p))
+		return p;
 	check_init(h);
 	return heap_dbg_alloc(h, size, HEAP_ALIGN, caller);
 }
 
 void *heap_malloc(struct heap *h, size_t size)
 {
-	if (h && level0(h))
-		return malloc0(h, size);
+	void *p;
+
+	if (malloc_level0(h, size, &p))
+		return p;
 	check_init(h);
 	return heap_dbg_alloc(h, size, HEAP_ALIGN, HEAP_CALLER());
 }
 
 void heap_free_at(struct heap *h, void *p, uintptr_t caller)
 {
-	if (h && level0(h)) {
-		if (p)
-			free0(h, (uintptr_t)p);
+	if (free_level0(h, p))
 		return;
-	}
 	check_init(h);
 	if (p)
 		heap_dbg_free(h, (uintptr_t)p, caller);
@@ -851,11 +949,8 @@ void heap_free_at(struct heap *h, void *p, uintptr_t caller)
 
 void heap_free(struct heap *h, void *p)
 {
-	if (h && level0(h)) {
-		if (p)
-			free0(h, (uintptr_t)p);
+	if (free_level0(h, p))
 		return;
-	}
 	check_init(h);
 	if (p)
 		heap_dbg_free(h, (uintptr_t)p, HEAP_CALLER());

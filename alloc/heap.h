@@ -40,6 +40,33 @@
  *               as the environment never maps that address again (the
  *               kernel's klarge does not), any use after free faults too.
  *               usable_size is the size rounded up to 16 bytes.
+ *   slabs       level 0 with env.slabs set (off by default: the
+ *               trade is in docs/performance.md): requests of up to
+ *               HEAP_SLAB_MAX (64) bytes are objects without a header, in
+ *               runs of one class each (16, 32, 48 or 64 bytes). A run is
+ *               an ordinary used block of HEAP_SLAB_RUN (4 KiB) bytes
+ *               whose payload is 4 KiB aligned; struct heap_slab opens it
+ *               (a bitmap of its free objects, its list links) and the
+ *               objects follow. heap.slab_map has one bit per 4 KiB page
+ *               of the first HEAP_SLAB_WINDOW (256 MiB) of the break, set
+ *               for every page that is a run, so a free tells an object
+ *               from a block by one bit, never by reading bytes a caller
+ *               owns; the free bit of every object makes every double
+ *               free of one exact. Runs with a free object wait on a list
+ *               per class; a free that empties a run gives it back to the
+ *               break unless it is its class's only such run (so a
+ *               malloc/free pair does not map and drop a run each time);
+ *               heap_get_stats, heap_trim and heap_flush_quarantine give
+ *               back every empty run. A run that the good fit would
+ *               place past the window is looked for again among free
+ *               blocks below it (64 at most); when none will do, or no
+ *               run can be had at all, small requests are ordinary blocks
+ *               (and the next 64 refills do not look again, unless a
+ *               free leaves a free block big enough for a run).
+ *               usable_size is the class size (malloc(0): 16). Why: an
+ *               8-byte header and 16-byte rounding cost a 16..64-byte
+ *               request 8 to 24 bytes; a run costs 64 bytes per 4 KiB
+ *               (docs/performance.md, frag).
  *   cache       level 0 only: freed blocks of up to HEAP_CACHE_MAX_BLOCK bytes
  *               (whole, header included) wait on a LIFO per 16-byte class,
  *               at most HEAP_CACHE_DEPTH and HEAP_CACHE_CLASS_BYTES (but
@@ -174,14 +201,28 @@
 #define HEAP_DEFAULT_TRIM_THRESHOLD   (128u * 1024)
 #define HEAP_DEFAULT_GROW_BYTES       (64u * 1024)
 
+/* Level 0's slabs (see "slabs" above). */
+#define HEAP_SLAB_MAX       64      /* largest request served from a slab */
+#define HEAP_SLAB_CLASSES   4       /* object sizes 16, 32, 48, 64 */
+#define HEAP_SLAB_RUN       4096    /* a run's alignment; its block is this many whole bytes */
+#define HEAP_SLAB_RUN_SHIFT 12
+#define HEAP_SLAB_HDR       64      /* sizeof(struct heap_slab): run start to first object */
+#define HEAP_SLAB_WINDOW    (256ull << 20)   /* runs lie in this much of the break, from its base */
+#define HEAP_SLAB_MAP_WORDS (HEAP_SLAB_WINDOW / HEAP_SLAB_RUN / 64)
+#define HEAP_SLAB_SALT      0x736c616273616c74ull   /* "slabsalt", mixed into a run's check word */
+
 /* Level 0's front cache (see "cache" above). */
 #define HEAP_CACHE_MAX_BLOCK 1024   /* whole block bytes: requests up to 1016 */
 #define HEAP_CACHE_CLASSES  (HEAP_CACHE_MAX_BLOCK / HEAP_ALIGN - 1)  /* 32, 48, .. 1024 */
 #define HEAP_CACHE_DEPTH    32      /* blocks per class at most, */
 #define HEAP_CACHE_CLASS_BYTES 1024 /* and at most this many bytes (but one block), */
 #define HEAP_CACHE_BYTES    53424   /* so this many whole block bytes in all (heap_impl.h) */
+#define HEAP_CACHE_HOLE     4096    /* a free block after it smaller than this does not keep a block out */
 
 #define HEAP_MAGIC          0x68656170u   /* "heap": struct heap after heap_init */
+#define HEAP_MAGIC_SLABS    0x68656173u   /* "seah": the same, level 0 with env.slabs */
+/* Whether m is what heap_init leaves in struct heap's magic. */
+#define HEAP_MAGIC_OK(m)    ((m) == HEAP_MAGIC || (m) == HEAP_MAGIC_SLABS)
 
 /* Debug levels (see the top of this file). */
 #define HEAP_DEBUG_MAX      2
@@ -275,6 +316,11 @@ struct heap_env {
 	 * short phrase into buf, or leaves buf empty to say nothing.
 	 */
 	void (*describe_addr)(void *ctx, uintptr_t addr, char *buf, size_t size);
+	/*
+	 * Level 0: serve requests of up to HEAP_SLAB_MAX bytes from slabs
+	 * ("slabs" at the top of this file); off, every request is a block.
+	 */
+	bool slabs;
 };
 
 /*
@@ -315,12 +361,27 @@ struct heap_large {
 };
 
 /*
+ * The head of a slab run (see "slabs" at the top of this file), at its
+ * 4 KiB-aligned start; objects of `size` bytes follow from start + 64.
+ */
+struct heap_slab {
+	uint64_t check;            /* start ^ heap.secret ^ HEAP_SLAB_SALT: says this is a run */
+	struct heap_slab *next, *prev;   /* its class's runs with a free object, if it has one */
+	uint16_t size;             /* object bytes: 16, 32, 48 or 64 */
+	uint16_t cap;              /* objects it holds */
+	uint16_t live;             /* objects handed out */
+	uint8_t cls;               /* size / 16 - 1 */
+	uint8_t words;             /* bit w set iff free_bits[w] != 0 (0: the run is full) */
+	uint64_t free_bits[4];     /* bit i set: object i is free; bits >= cap clear */
+};
+
+/*
  * Heap state, allocated by the caller (static in the kernel) and filled by
  * heap_init. Laid out plainly so GDB helpers can read it; callers only read
  * it through the functions below.
  */
 struct heap {
-	uint32_t magic;              /* HEAP_MAGIC once initialised */
+	uint32_t magic;              /* HEAP_MAGIC once initialised (HEAP_MAGIC_SLABS with slabs) */
 	uint32_t debug;              /* debug level 0, 1 or 2 (env.debug) */
 	struct heap_env env;         /* copy of what heap_init got, defaults filled in */
 	uint64_t secret;             /* mixed into check tags */
@@ -377,6 +438,16 @@ struct heap {
 	/* Sampled guard pages (see "sample" at the top of this file). */
 	size_t sample_left;          /* carved allocations until the next sample; 0 = sampling off */
 	size_t sampled_blocks;       /* how many allocations were sampled so far */
+
+	/* Slabs (see "slabs" at the top of this file). */
+	size_t slab_lim;             /* requests below this are slab objects: HEAP_SLAB_MAX + 1, or 0 (off) */
+	uintptr_t slab_pg0;          /* the run page of slab_map's bit 0; 2^40 pages below the break when off */
+	size_t cache_hole;           /* HEAP_CACHE_HOLE with slabs, else 0 (see free_would_merge_inside) */
+	struct heap_slab *slab_partial[HEAP_SLAB_CLASSES];   /* runs with a free object, per class */
+	size_t slab_runs;            /* runs (each also one used block of the break) */
+	size_t slab_live[HEAP_SLAB_CLASSES];   /* objects handed out, per class */
+	size_t slab_skip;            /* refills left to serve as blocks after no run fitted in the window */
+	uint64_t slab_map[HEAP_SLAB_MAP_WORDS];   /* bit i: page slab_pg0 + i is a run */
 };
 
 struct heap_stats {
@@ -391,6 +462,9 @@ struct heap_stats {
 	size_t large_bytes;    /* bytes mapped for them (whole runs) */
 	size_t quarantine_blocks;  /* level 2: freed blocks waiting (in none of the above) */
 	size_t quarantine_bytes;   /* their whole block bytes */
+	size_t slab_runs;          /* slab runs (in used_blocks and in_use_bytes, as blocks) */
+	size_t slab_objects;       /* objects live in them */
+	size_t slab_bytes;         /* their bytes (class sizes) */
 };
 
 /*

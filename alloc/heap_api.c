@@ -10,11 +10,11 @@
  * block is explained by walking the blocks (only then: it is the error path)
  * to say what it points into.
  */
-#include "heap_impl.h"
+#include "heap_slab.h"
 
 static void check_init(const struct heap *h)
 {
-	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap used before heap_init");
+	ALLOC_ASSERT(h && HEAP_MAGIC_OK(h->magic) && "heap used before heap_init");
 }
 
 static uint64_t mix64(uint64_t x)
@@ -75,15 +75,24 @@ int heap_init(struct heap *h, const struct heap_env *env)
 
 	h->debug = env->debug;
 	h->base = (uintptr_t)base;
+	/*
+	 * Without slabs no page may ever look like a run: bit 0 of the map is
+	 * put 2^40 run pages below the break, so slab_page fails its first
+	 * compare and the map is never read.
+	 */
+	bool slabs = !env->debug && env->slabs;
+	h->slab_lim = slabs ? HEAP_SLAB_MAX + 1 : 0;
+	h->slab_pg0 = (h->base >> HEAP_SLAB_RUN_SHIFT) - (slabs ? 0 : 1ull << 40);
+	h->cache_hole = slabs ? HEAP_CACHE_HOLE : 0;
 	heap_set_brk(h, h->base + h->env.grow_bytes);
 	h->floor_brk = h->brk;
 	h->secret = mix64((env->secret ? env->secret : (uint64_t)(uintptr_t)h ^ 0x6a09e667f3bcc909ull) ^
 			  h->base);
 	/* Derived from the secret (so as random), never 0 (what a pop leaves). */
-	h->cache_key = mix64(h->secret ^ 0x636163686520b0b0ull) | 1;
+	h->cache_key = mix64(h->secret ^ 0x636163686520b0b0ull) | 1ull << 63;
 	h->sbrk_calls = 1;
 	heap_core_setup(h);
-	h->magic = HEAP_MAGIC;
+	h->magic = slabs ? HEAP_MAGIC_SLABS : HEAP_MAGIC;
 	return 0;
 }
 
@@ -173,7 +182,9 @@ void heap_core_report_bad(struct heap *h, const char *verb, int kind, uintptr_t 
 	blk_t b;
 
 	why[0] = hint[0] = '\0';
-	if (p < h->base + 16 || p >= h->brk) {
+	if (p >= h->base + 16 && p < h->brk && slab_page(h, p)) {
+		heap_slab_describe(h, p, why, sizeof why);
+	} else if (p < h->base + 16 || p >= h->brk) {
 		for (const struct heap_large *l = h->large_list; l; l = l->next) {
 			if (p >= l->run && p < l->run + l->run_bytes) {
 				say_interior(h, (uintptr_t)(l + 1), l->run + l->run_bytes, why, sizeof why);
@@ -209,6 +220,8 @@ void heap_core_report_bad(struct heap *h, const char *verb, int kind, uintptr_t 
 
 static void *malloc0(struct heap *h, size_t size)
 {
+	if (size < h->slab_lim)
+		return slab_alloc(h, size);
 	if (size > PTRDIFF_MAX)
 		return NULL;
 	if (size >= h->env.large_threshold && h->env.map_pages)
@@ -240,6 +253,8 @@ static void *realloc_move(struct heap *h, uintptr_t p, size_t old_usable, size_t
 	memcpy(q, (void *)p, old_usable < size ? old_usable : size);
 	if (kind == PTR_LARGE)
 		heap_core_large_free(h, pi->large);
+	else if (kind == PTR_SLAB)
+		heap_slab_free_obj(h, pi->slab, pi->idx);
 	else
 		heap_core_free(h, pi->blk);
 	return q;
@@ -250,12 +265,19 @@ static void *realloc0(struct heap *h, uintptr_t p, size_t size)
 	struct ptr_info pi;
 
 	enum ptr_kind kind = heap_core_classify(h, p, &pi);
-	if (kind == PTR_BAD || kind == PTR_FREED) {
+	if (kind == PTR_BAD || kind == PTR_FREED || kind == PTR_SLAB_FREED) {
 		report_bad_ptr(h, "realloc", p, kind, &pi);
 		return NULL;
 	}
 	if (size > PTRDIFF_MAX)
 		return NULL;
+
+	if (kind == PTR_SLAB) {
+		/* Shrinking keeps its place (as a block's would), so it cannot fail. */
+		if (size <= pi.slab->size)
+			return (void *)p;
+		return realloc_move(h, p, pi.slab->size, size, &pi, kind);
+	}
 
 	if (kind == PTR_LARGE) {
 		size_t usable = large_usable(pi.large);
@@ -343,6 +365,8 @@ size_t heap_usable_size_at(struct heap *h, void *ptr, uintptr_t caller)
 		return blk_size(pi.blk) - HEAP_OVERHEAD;
 	if (kind == PTR_LARGE)
 		return large_usable(pi.large);
+	if (kind == PTR_SLAB)
+		return pi.slab->size;
 	report_bad_ptr(h, "usable_size", (uintptr_t)ptr, kind, &pi);
 	return 0;
 }
@@ -362,7 +386,7 @@ size_t heap_flush_quarantine(struct heap *h)
 		return heap_dbg_flush(h);
 	if (h->debug)
 		return 0;
-	size_t n = heap_cache_flush(h);
+	size_t n = heap_cache_flush(h) + heap_slab_release_empty(h);
 	heap_core_maybe_trim(h);
 	return n;
 }
@@ -372,7 +396,9 @@ size_t heap_trim(struct heap *h)
 	check_init(h);
 	if (h->debug >= 2)
 		heap_dbg_flush(h);
-	else if (!h->debug)
+	else if (!h->debug) {
 		heap_cache_flush(h);
+		heap_slab_release_empty(h);
+	}
 	return heap_core_trim(h);
 }

@@ -5,8 +5,8 @@
  *
  * A cached block is a used block in the chain of headers (FREE clear, so its
  * neighbours do not merge with it and the next header's PREV_FREE is clear),
- * with the next block of its LIFO in its first payload word and cache_key in
- * its second. heap.h says when the cache is flushed and how it is counted.
+ * with the next block of its LIFO in its first payload word and its class's
+ * mark (cache_mark: cache_key with the class mixed in) in its second. heap.h says when the cache is flushed and how it is counted.
  */
 #include "heap_impl.h"
 
@@ -18,7 +18,7 @@ static bool plausible_cached(const struct heap *h, blk_t b, unsigned c)
 	if ((b & 15) != 8 || b < heap_first_blk(h) || b >= heap_epilogue(h) || size > heap_epilogue(h) - b)
 		return false;
 	uint64_t w = word_at(b);
-	return word_tag_ok(h, b, w) && (w & (HDR_LOW & ~HEAP_BLK_PREV_FREE)) == size && cache_marked(h, b);
+	return word_tag_ok(h, b, w) && (w & (HDR_LOW & ~HEAP_BLK_PREV_FREE)) == size && cache_marked_c(h, b, c);
 }
 
 size_t heap_cache_flush(struct heap *h)
@@ -108,7 +108,7 @@ bool heap_cache_holds(const struct heap *h, blk_t b)
 		 * before it is followed, and b cannot be ruled out: say yes, so
 		 * that a free of b is refused (reported) rather than trusted.
 		 */
-		if (!blk_slot_ok(h, e) || !cache_marked(h, e))
+		if (!blk_slot_ok(h, e) || !cache_marked_c(h, e, c))
 			return true;
 		e = cache_next(e);
 	}

@@ -33,23 +33,22 @@ static __attribute__((noinline, cold)) void cache_pop_bad(struct heap *h, unsign
  * b + size fits the break follows from the key (a block the heap cached
  * always fits). Counters: only the class's own (see struct heap).
  */
-static inline __attribute__((always_inline)) void *cache_pop(struct heap *h, unsigned c, size_t size)
+static inline __attribute__((always_inline)) void *cache_pop(struct heap *h, unsigned c)
 {
 	blk_t b = h->cache_head[c];
 
 	if (ALLOC_UNLIKELY(!blk_slot_ok(h, b)))
 		goto bad;
 	/*
-	 * The key (64 random bits) is what proves b a cached block: a link
-	 * overwritten with any other address, or a block popped twice (the key
-	 * is cleared), fails it. The header must say used, this size (PREV_FREE
-	 * may have been set since the push), so a link to a cached block of
-	 * another class fails too. Its tag is not checked again: the key is the
-	 * stronger proof, and the free that pushed b verified it.
+	 * The mark (64 random bits with the class in them) is what proves b a
+	 * block cached in this class: a link overwritten with any other
+	 * address, a link to a block cached in another class, or a block
+	 * popped twice (the mark is cleared) fails it. The header is not read:
+	 * the free that pushed b verified it, and one damaged since (an
+	 * overflow from the block before) is reported when b is next freed,
+	 * reallocated or checked.
 	 */
-	uint64_t w = word_at(b);
-	if (ALLOC_UNLIKELY(!cache_marked(h, b) || ((w & ~HEAP_BLK_PREV_FREE) << (64 - HEAP_BLK_TAG_SHIFT)) !=
-						  (uint64_t)size << (64 - HEAP_BLK_TAG_SHIFT)))
+	if (ALLOC_UNLIKELY(!cache_marked_c(h, b, c)))
 		goto bad;
 	h->cache_head[c] = cache_next(b);
 	h->cache_count[c]--;
@@ -86,7 +85,9 @@ static inline bool free_would_trim(const struct heap *h, blk_t b, size_t size)
  * extent cut in two, which is what costs footprint (churn: +0.02 when every
  * small free was cached); a block between used blocks, or below the top
  * free block (the malloc/free pair that splits and re-merges the top), is
- * cached.
+ * cached. With slabs, a free block of less than h->cache_hole (4 KiB) after
+ * it does not count: the gaps that aligning runs leaves are that small, and
+ * a malloc/free pair that splits and re-merges one must stay a cache hit.
  */
 static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t size)
 {
@@ -94,7 +95,7 @@ static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t
 		return true;
 	blk_t n = b + size;
 	uint64_t wn = word_at(n);
-	return word_is_free(wn) && n + word_size(wn) != heap_epilogue(h);
+	return word_is_free(wn) && n + word_size(wn) != heap_epilogue(h) && word_size(wn) >= h->cache_hole;
 }
 
 /*
@@ -105,7 +106,7 @@ static inline bool free_would_merge_inside(const struct heap *h, blk_t b, size_t
 static inline __attribute__((always_inline)) void cache_link(struct heap *h, blk_t b, unsigned c)
 {
 	set_word_at(b + 8, h->cache_head[c]);
-	set_word_at(b + 16, h->cache_key);
+	set_word_at(b + 16, cache_mark(h, c));
 	h->cache_head[c] = b;
 	h->cache_count[c]++;
 }

@@ -89,6 +89,7 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	uint64_t stray = HEAP_BLK_LARGE | (h->debug != 2 ? HEAP_BLK_SPARE : 0);
 	blk_t end = heap_epilogue(h);
 	bool prev_free = false;
+	struct slab_tally tally = { 0 };
 
 	for (blk_t b = heap_first_blk(h); b != end; b += blk_size(b)) {
 		uint64_t w = word_at(b);
@@ -131,6 +132,8 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 			if (h->debug)
 				FAIL_DBG(heap_dbg_check_block(h, blk_payload(b), b + size, false, msg_,
 							      sizeof msg_));
+			else if (blk_is_slab(h, b) && heap_slab_check_run(h, b, &tally, why, len))
+				return -1;
 			used++;
 			used_bytes += size;
 		}
@@ -161,7 +164,7 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	if (used_bytes + free_bytes + q_bytes + c_bytes + 16 != h->brk - h->base)
 		CHECK_FAIL("heap_check: blocks cover %zu bytes, the region is %zu",
 		     used_bytes + free_bytes + q_bytes + c_bytes + 16, (size_t)(h->brk - h->base));
-	return 0;
+	return heap_slab_check_lists(h, &tally, why, len);
 }
 
 /* The quarantine FIFO: every entry a quarantined block, as many as counted, ending at the tail. */
@@ -219,7 +222,7 @@ int heap_check(struct heap *h, char *why, size_t len)
 {
 	size_t listed, page;
 
-	if (!h || h->magic != HEAP_MAGIC)
+	if (!h || !HEAP_MAGIC_OK(h->magic))
 		CHECK_FAIL("heap_check: heap not initialised");
 	page = h->env.page_size;
 	if ((h->base & (page - 1)) || (h->brk & (page - 1)) || h->floor_brk < h->base ||
@@ -237,6 +240,12 @@ int heap_check(struct heap *h, char *why, size_t len)
 	if (why && len)
 		why[0] = '\0';
 	return 0;
+}
+
+/* A run's objects for the walkers, never past the run even if its head is damaged. */
+static unsigned slab_walk_cap(const struct heap_slab *s)
+{
+	return s->cap <= slab_cap(s->cls & 3) ? s->cap : slab_cap(s->cls & 3);
 }
 
 /* What the caller got for the block whose core payload is cp and room ends at end. */
@@ -257,12 +266,20 @@ void heap_walk(struct heap *h, void (*cb)(void *ctx, void *block_ptr, size_t siz
 	void *p;
 	size_t n;
 
-	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_walk: heap used before heap_init");
+	ALLOC_ASSERT(h && HEAP_MAGIC_OK(h->magic) && "heap_walk: heap used before heap_init");
 	blk_t end = heap_epilogue(h);
 	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
 		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_walk: corrupt block size");
 		if (blk_is_free(b) || heap_cache_is_cached(h, b, word_at(b))) {
 			cb(ctx, (void *)blk_payload(b), blk_size(b) - HEAP_OVERHEAD, HEAP_WALK_FREE);
+			continue;
+		}
+		if (blk_is_slab(h, b)) {
+			/* A run: its objects, as what a caller got or would get. */
+			const struct heap_slab *s = (const struct heap_slab *)blk_payload(b);
+			for (unsigned i = 0; i < slab_walk_cap(s); i++)
+				cb(ctx, (void *)slab_obj(s, i), s->size,
+				   slab_obj_free(s, i) ? HEAP_WALK_FREE : HEAP_WALK_USED);
 			continue;
 		}
 		user_block(h, blk_payload(b), blk_next(b), &p, &n);
@@ -294,12 +311,23 @@ size_t heap_leaks(struct heap *h, void (*cb)(void *ctx, const struct heap_block_
 	struct heap_block_info bi;
 	size_t n = 0;
 
-	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_leaks: heap used before heap_init");
+	ALLOC_ASSERT(h && HEAP_MAGIC_OK(h->magic) && "heap_leaks: heap used before heap_init");
 	blk_t end = heap_epilogue(h);
 	for (blk_t b = heap_first_blk(h); b != end; b = blk_next(b)) {
 		ALLOC_ASSERT(blk_size(b) >= HEAP_MIN_BLOCK && "heap_leaks: corrupt block size");
 		if ((word_at(b) & (HEAP_BLK_FREE | HEAP_BLK_QUARANTINED)) || heap_cache_is_cached(h, b, word_at(b)))
 			continue;
+		if (blk_is_slab(h, b)) {
+			const struct heap_slab *s = (const struct heap_slab *)blk_payload(b);
+			for (unsigned i = 0; i < slab_walk_cap(s); i++) {
+				if (slab_obj_free(s, i))
+					continue;
+				bi = (struct heap_block_info){ (void *)slab_obj(s, i), s->size, 0, 0, false };
+				cb(ctx, &bi);
+				n++;
+			}
+			continue;
+		}
 		leak_info(h, blk_payload(b), blk_next(b), false, &bi);
 		cb(ctx, &bi);
 		n++;
@@ -314,9 +342,10 @@ size_t heap_leaks(struct heap *h, void (*cb)(void *ctx, const struct heap_block_
 
 void heap_get_stats(struct heap *h, struct heap_stats *st)
 {
-	ALLOC_ASSERT(h && h->magic == HEAP_MAGIC && "heap_get_stats: heap used before heap_init");
-	/* Level 0: the front cache is flushed first (merged, never trimmed). */
+	ALLOC_ASSERT(h && HEAP_MAGIC_OK(h->magic) && "heap_get_stats: heap used before heap_init");
+	/* Level 0: the front cache is flushed and empty slab runs given back first (merged, never trimmed). */
 	heap_cache_flush(h);
+	heap_slab_release_empty(h);
 	st->brk_bytes = h->brk - h->base;
 	/*
 	 * The cache is empty now. Blocks a damaged entry cut off from it (and
@@ -331,6 +360,12 @@ void heap_get_stats(struct heap *h, struct heap_stats *st)
 	st->large_bytes = h->large_bytes;
 	st->quarantine_blocks = h->quarantine_blocks;
 	st->quarantine_bytes = h->quarantine_bytes;
+	st->slab_runs = h->slab_runs;
+	st->slab_objects = st->slab_bytes = 0;
+	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++) {
+		st->slab_objects += h->slab_live[k];
+		st->slab_bytes += h->slab_live[k] * (k + 1) * 16;
+	}
 	st->largest_free = 0;
 	if (h->fl_bitmap) {
 		/* The biggest block is on the highest non-empty list, somewhere. */

@@ -187,8 +187,23 @@ static inline uint32_t cache_limit_for(unsigned c)
 }
 /* The next block on a LIFO: the cached block's first payload word. */
 static inline blk_t cache_next(blk_t b) { return (blk_t)word_at(b + 8); }
-/* Whether used block b carries the cache's mark, its second payload word (not proof: see heap_cache_is_cached). */
-static inline bool cache_marked(const struct heap *h, blk_t b) { return word_at(b + 16) == h->cache_key; }
+/*
+ * The mark of a block cached in class c, its second payload word: the
+ * heap's cache_key with the class mixed in, so that a block is known to
+ * be cached in its own class by the mark alone (the pop reads no header).
+ */
+static inline uint64_t cache_mark(const struct heap *h, unsigned c) { return h->cache_key ^ c; }
+/* Whether used block b carries the mark of class c (not proof: see heap_cache_is_cached). */
+static inline bool cache_marked_c(const struct heap *h, blk_t b, unsigned c)
+{
+	return word_at(b + 16) == cache_mark(h, c);
+}
+/* The same, for a block whose class its header gives (a size the cache holds, or not marked). */
+static inline bool cache_marked(const struct heap *h, blk_t b)
+{
+	size_t size = blk_size(b);
+	return size >= HEAP_MIN_BLOCK && size <= HEAP_CACHE_MAX_BLOCK && cache_marked_c(h, b, cache_class(size));
+}
 
 /* ----- debug levels: poison and canaries ----- */
 
@@ -207,13 +222,94 @@ static inline void poison_range(uintptr_t lo, uintptr_t hi)
 
 /* ----- telling a live pointer from anything else (heap.c) ----- */
 
-enum ptr_kind { PTR_BAD, PTR_BLOCK, PTR_FREED, PTR_LARGE };
+enum ptr_kind { PTR_BAD, PTR_BLOCK, PTR_FREED, PTR_LARGE, PTR_SLAB, PTR_SLAB_FREED };
 
 struct ptr_info {
 	blk_t blk;                 /* PTR_BLOCK, PTR_FREED (a freed or quarantined block) */
 	struct heap_large *large;  /* PTR_LARGE */
+	struct heap_slab *slab;    /* PTR_SLAB, PTR_SLAB_FREED: the run */
+	unsigned idx;              /* and the object's index in it */
 	const char *why;           /* PTR_BAD */
 };
+
+/* ----- level 0's slabs (heap_slab.c, the hot pair in heap_slab.h) ----- */
+
+_Static_assert(sizeof(struct heap_slab) == HEAP_SLAB_HDR, "objects start right after the run's head");
+_Static_assert(HEAP_SLAB_RUN == 1 << HEAP_SLAB_RUN_SHIFT && HEAP_SLAB_MAX == HEAP_SLAB_CLASSES * 16,
+	       "classes are 16-byte steps up to HEAP_SLAB_MAX");
+_Static_assert((HEAP_SLAB_RUN - HEAP_OVERHEAD - HEAP_SLAB_HDR) / 16 <= 4 * 64 &&
+		       (HEAP_SLAB_RUN - HEAP_OVERHEAD - HEAP_SLAB_HDR) / 16 < 256,
+	       "free_bits holds every object of the smallest class, and an index fits 8 bits of units");
+
+/*
+ * Runs start HEAP_SLAB_OFF bytes past a 4 KiB boundary: where the first
+ * payload of a fresh break is, so the first run needs no gap before it.
+ * A run's "page" is [start - 16, start - 16 + 4 KiB).
+ */
+#define HEAP_SLAB_OFF 16
+/* Whether the run page holding p is a slab run (p inside the break, so reading the map is safe). */
+static inline bool slab_page(const struct heap *h, uintptr_t p)
+{
+	size_t pg = ((p - HEAP_SLAB_OFF) >> HEAP_SLAB_RUN_SHIFT) - h->slab_pg0;
+	return pg < HEAP_SLAB_MAP_WORDS * 64 && ((h->slab_map[pg / 64] >> (pg % 64)) & 1);
+}
+
+static inline struct heap_slab *slab_of(uintptr_t p)
+{
+	return (struct heap_slab *)(((p - HEAP_SLAB_OFF) & ~(uintptr_t)(HEAP_SLAB_RUN - 1)) + HEAP_SLAB_OFF);
+}
+static inline bool slab_start_ok(uintptr_t r) { return ((r - HEAP_SLAB_OFF) & (HEAP_SLAB_RUN - 1)) == 0; }
+static inline uint64_t slab_check_word(const struct heap *h, const struct heap_slab *s)
+{
+	return (uintptr_t)s ^ h->secret ^ HEAP_SLAB_SALT;
+}
+/* Objects of class k (size (k + 1) * 16) a run holds: all of its block's payload after the head. */
+#define slab_cap_c(k) ((HEAP_SLAB_RUN - HEAP_OVERHEAD - HEAP_SLAB_HDR) / (((k) + 1) * 16))
+static inline unsigned slab_cap(unsigned k) { return slab_cap_c(k); }
+static inline uintptr_t slab_obj(const struct heap_slab *s, unsigned i)
+{
+	return (uintptr_t)s + HEAP_SLAB_HDR + (uintptr_t)i * s->size;
+}
+
+/*
+ * heap_slab.c. Alloc: an object for an n-byte request (n < slab_lim) from a
+ * new run, when class k has no run with a free object; or, when no run can
+ * be had (memory, the window), an ordinary block. Free: what the inlined
+ * free leaves (run s just became partial or empty, or anything odd:
+ * classified again and reported).
+ */
+void *heap_slab_refill(struct heap *h, unsigned k, size_t n);
+void heap_slab_free_slow(struct heap *h, uintptr_t p);
+void heap_slab_edge(struct heap *h, struct heap_slab *s);
+/* classify's answer for p (16-aligned, on a run page): PTR_SLAB, PTR_SLAB_FREED or PTR_BAD. */
+enum ptr_kind heap_slab_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi);
+/* Frees object pi->idx of pi->slab, classified PTR_SLAB. */
+void heap_slab_free_obj(struct heap *h, struct heap_slab *s, unsigned idx);
+/* Gives every empty run back (merged, never trimmed); how many. */
+size_t heap_slab_release_empty(struct heap *h);
+/* For reports: "(interior pointer into slab object 0x... size 48)" and the like, for p on a run page. */
+void heap_slab_describe(const struct heap *h, uintptr_t p, char *buf, size_t len);
+/* What heap_check's walk of the break found of the slabs. */
+struct slab_tally {
+	size_t runs;                          /* runs */
+	size_t partial[HEAP_SLAB_CLASSES];    /* runs with a free object, per class */
+	size_t live[HEAP_SLAB_CLASSES];       /* live objects, per class */
+};
+/* For heap_check: used block b is a run; checks it and counts it in t. 0, or -1 with the finding in why. */
+int heap_slab_check_run(const struct heap *h, blk_t b, struct slab_tally *t, char *why, size_t len);
+/* For heap_check: the lists, the map and the counters against what the walk found. */
+int heap_slab_check_lists(const struct heap *h, const struct slab_tally *t, char *why, size_t len);
+/* Whether object i of run s is free. */
+static inline bool slab_obj_free(const struct heap_slab *s, unsigned i)
+{
+	return (s->free_bits[i / 64] >> (i % 64)) & 1;
+}
+/* Whether used block b is a slab run (its payload page has its map bit). */
+static inline bool blk_is_slab(const struct heap *h, blk_t b)
+{
+	uintptr_t r = blk_payload(b);
+	return slab_start_ok(r) && slab_page(h, r);
+}
 
 /*
  * The internals the files of the heap share; every other name is static.
@@ -224,6 +320,8 @@ struct ptr_info {
 void *heap_core_carve0(struct heap *h, size_t n);
 /* A used block of size whole bytes whose payload + off is aligned; NULL when out of memory. */
 void *heap_core_alloc(struct heap *h, size_t size, size_t align, size_t off);
+/* Level 0, align > 16: the same from a free block that ends below limit, looking at 64 at most; or NULL. */
+void *heap_core_alloc_below(struct heap *h, size_t size, size_t align, size_t off, uintptr_t limit);
 /* Frees used block b: merges, lists, maybe trims. At levels >= 1 b's body is already poison. */
 void heap_core_free(struct heap *h, blk_t b);
 /* Frees used block b: merges and lists it, never trims. */

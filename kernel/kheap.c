@@ -69,7 +69,7 @@ static void *env_remap(void *ctx, void *p, size_t old_bytes, size_t new_bytes)
  */
 size_t kheap_reclaim(void)
 {
-	if (no_reclaim || heap.magic != HEAP_MAGIC)
+	if (no_reclaim || !HEAP_MAGIC_OK(heap.magic))
 		return 0;
 	size_t given = heap_trim(&heap);
 	if (given)
@@ -96,8 +96,9 @@ static void env_describe(void *ctx, uintptr_t addr, char *buf, size_t size)
 
 void kheap_init(void)
 {
-	uint64_t level = 0, quarantine = 0, sample = 0;
+	uint64_t level = 0, quarantine = 0, sample = 0, slabs = 0;
 	cmdline_get_u64("heap.debug", &level);
+	cmdline_get_u64("heap.slabs", &slabs);
 	cmdline_get_u64("heap.quarantine", &quarantine);
 	cmdline_get_u64("heap.sample", &sample);
 	if (level > HEAP_DEBUG_MAX)
@@ -113,6 +114,7 @@ void kheap_init(void)
 		.quarantine_bytes = quarantine,
 		.sample_every = sample,
 		.describe_addr = env_describe,
+		.slabs = slabs != 0,
 	};
 	if (heap_init(&heap, &env))
 		panic("kheap_init: the heap could not take its first %u KiB", HEAP_DEFAULT_GROW_BYTES >> 10);
@@ -125,6 +127,11 @@ void kheap_init(void)
 	if (level >= 2)
 		printk("heap: quarantine holds up to %zu KiB of freed blocks before they are reused\n",
 		       heap.env.quarantine_bytes >> 10);
+	if (heap.slab_lim)
+		printk("heap: slabs: requests of up to %u bytes are objects without a header, in runs of %u KiB\n",
+		       HEAP_SLAB_MAX, HEAP_SLAB_RUN >> 10);
+	else if (slabs)
+		printk("heap: heap.slabs=%lu ignored: the debug levels give every block a header\n", slabs);
 	if (heap.sample_left)
 		printk("heap: sampling: 1 in %lu of the blocks the front cache does not serve gets a guarded page\n",
 		       sample);

@@ -39,6 +39,15 @@
  * pointer whose p - 8 lands in user data can never be believed by accident
  * (the 1-in-2^24 tag match heap.h admits), and any mismatch is a real one.
  *
+ * Config bit 128 turns on slabs (env.slabs): requests of 0..64 bytes are
+ * then header-less objects in 4 KiB runs. The shadow asks the heap which
+ * pointers are objects (slab_page() of heap_impl.h) and knows the rest: the
+ * class size as usable size, no header in overlap checks, each run one used
+ * block of its 4096 (or 4112) whole bytes in the counters, heap_walk giving
+ * a run's objects in place of its block, realloc keeping an object in place
+ * exactly when the new size fits its class, and misuse of objects reported
+ * with the same kinds as for blocks.
+ *
  * FUZZ_VERBOSE=1 in the environment prints every operation as it runs.
  *
  * This file reads the configuration and interprets the operations; the rest
@@ -129,6 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #if FUZZ_HEAP_DEBUG
 	env.debug = 0;
 #endif
+	/* Slabs exist at level 0 only, which is what the harness runs (see above). */
+	env.slabs = (flags & 128) != 0;
+	cfg.slabs = env.slabs;
 	cfg.map = env.map_pages != NULL;
 	cfg.lt = env.large_threshold ? env.large_threshold : HEAP_DEFAULT_LARGE_THRESHOLD;
 	cfg.grow = round_up(env.grow_bytes ? env.grow_bytes : HEAP_DEFAULT_GROW_BYTES, E.hpage);
@@ -136,9 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env_open();
 
 	trace("config: page %zu grow %zu trim %zu lt %zu cap %zu large_cap %zu map %d remap %d report %d stubborn %d "
-	      "every %u",
+	      "every %u slabs %d",
 	      E.hpage, env.grow_bytes, env.trim_threshold, env.large_threshold, E.cap, E.large_cap, cfg.map,
-	      env.remap_pages != NULL, have_report, E.refuse_shrink, verify_every);
+	      env.remap_pages != NULL, have_report, E.refuse_shrink, verify_every, cfg.slabs);
 	int rc = heap_init(&H, &env);
 	if (cfg.grow > E.cap) {
 		ENSURE(rc == -1, "heap_init succeeded though its first chunk (%zu) exceeds the cap %zu", cfg.grow, E.cap);

@@ -20,6 +20,8 @@
 #include "fuzz_input.h"
 
 #include "../../alloc/heap.h"
+/* For slab_page(), slab_of(), blk_size(): telling slab objects from blocks, and a run's block size. */
+#include "../../alloc/heap_impl.h"
 
 #ifndef FUZZ_HEAP_DEBUG
 #define FUZZ_HEAP_DEBUG 0   /* 1 when struct heap_env has .debug (fuzz.mk probes for it) */
@@ -102,13 +104,18 @@ struct slot {
 	size_t usable;    /* what heap_usable_size said */
 	uint64_t id;      /* pattern seed */
 	bool large;       /* a mapped run, not in the break */
+	bool slab;        /* a slab object (no header; usable is its class size), in the break */
 };
 
 /* What the heap was configured with, with its documented defaults filled in. */
 struct fcfg {
 	size_t lt, grow;
 	bool map;
+	bool slabs;       /* env.slabs at level 0: requests of 0..HEAP_SLAB_MAX bytes are slab objects */
 };
+
+/* Objects of size bytes a slab run holds: its 4 KiB block's payload after the 64-byte head. */
+static inline unsigned run_cap(size_t size) { return (unsigned)((HEAP_SLAB_RUN - HEAP_OVERHEAD - HEAP_SLAB_HDR) / size); }
 
 extern struct slot S[NSLOTS];
 extern uint64_t next_id;
@@ -140,7 +147,11 @@ void ring_push(void *p);
 bool is_live(uintptr_t p);
 struct heap_stats stats(void);
 size_t block_bytes(size_t n);
-bool goes_large(size_t size);
+bool slab_sized(size_t size, size_t align);
+size_t slab_class_bytes(size_t n);
+bool is_slab_ptr(uintptr_t p);
+bool slab_room(size_t size, int skip);
+bool goes_large(size_t size, size_t align);
 bool must_succeed(size_t size, size_t align);
 void check_state(const char *after);
 void verify_all(const char *after);

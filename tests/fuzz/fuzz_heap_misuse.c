@@ -29,6 +29,35 @@ static int pick_live(struct in *in, int want_large)
 
 static char static_target[256] __attribute__((aligned(64)));
 
+/*
+ * Anywhere (16-aligned) in the 4 KiB from the start of the run holding live
+ * slab slot i, the pointers its map bit claims: its head, inside or past its
+ * objects (not a block the heap returned), or the start of an object no slot
+ * holds, which is free: a double free. (The 16 bytes before the run are
+ * not its: a pointer there is judged by the header before it, which may be
+ * a freed block's.)
+ */
+static bool gen_bogus_run(struct in *in, struct bogus *b, int i)
+{
+	uintptr_t s = (uintptr_t)slab_of((uintptr_t)S[i].p);
+	size_t size = S[i].usable;
+
+	b->p = s + 16 * (u16(in) % (HEAP_SLAB_RUN / 16));
+	ENSURE(slab_page(&H, b->p), "slab run %#lx: %#lx is not on its page", (unsigned long)s,
+	       (unsigned long)b->p);
+	if (b->p < s + HEAP_SLAB_HDR) {
+		b->what = "inside a slab run's head";
+	} else if ((b->p - s - HEAP_SLAB_HDR) / size >= run_cap(size)) {
+		b->what = "past a slab run's last object";
+	} else if ((b->p - s - HEAP_SLAB_HDR) % size) {
+		b->what = "inside a slab object";
+	} else {
+		b->kinds = KIND(HEAP_ERR_DOUBLE_FREE);
+		b->what = "a free object of a slab run";
+	}
+	return true;
+}
+
 static bool gen_bogus_any(struct in *in, struct bogus *b, char *stack_buf)
 {
 	uint8_t c = u8(in);
@@ -37,7 +66,9 @@ static bool gen_bogus_any(struct in *in, struct bogus *b, char *stack_buf)
 	b->kinds = KIND(HEAP_ERR_INVALID_FREE);
 	switch (c % 12) {
 	case 0: /* interior of a live brk block: p - 8 is our pattern */
-		if ((i = pick_live(in, 0)) < 0 || S[i].usable <= 16)
+		if ((i = pick_live(in, 0)) >= 0 && S[i].slab)
+			return gen_bogus_run(in, b, i);
+		if (i < 0 || S[i].usable <= 16)
 			return false;
 		b->p = (uintptr_t)S[i].p + 16 * (1 + u16(in) % ((S[i].usable - 1) / 16));
 		b->what = "interior of a brk block";
@@ -177,11 +208,20 @@ void op_double_free(unsigned i)
 	if (!S[i].p)
 		return;
 	uintptr_t p = (uintptr_t)S[i].p;
-	bool large = S[i].large;
+	bool large = S[i].large, slab = S[i].slab;
 	size_t brk_before_free = E.brk;
 	do_free_slot(i, "then again");
 	check_state("free before a double free");
 	bool trimmed = E.brk != brk_before_free;
+	/*
+	 * A slab object's run stays while another object of it is live, and
+	 * its free bit makes the second free exact. The last object's run is
+	 * given back (by the free or by heap_get_stats): p then lies in free
+	 * memory, or past a trimmed break, like a block's header that was
+	 * trimmed away.
+	 */
+	if (slab && !is_slab_ptr(p))
+		trimmed = true;
 	take_snapshot(&before);
 	unsigned reports = E.reports;
 	trace("#%u double free %#lx", op_index, (unsigned long)p);
@@ -195,7 +235,8 @@ void op_double_free(unsigned i)
 		bool kind_ok = E.last_kind == want || (trimmed && E.last_kind == HEAP_ERR_INVALID_FREE);
 		ENSURE(E.reports == reports + 1 && kind_ok && E.last_addr == p,
 		       "immediate double free of %#lx (%s): %u reports, kind %d (wanted %d): %s", (unsigned long)p,
-		       large ? "large" : "brk", E.reports - reports, E.last_kind, want, E.last_line);
+		       large ? "large" : slab ? "slab object" : "brk", E.reports - reports, E.last_kind, want,
+		       E.last_line);
 	}
 	same_as_snapshot(&before, "a double free");
 }

@@ -79,7 +79,7 @@ void do_free_slot(unsigned i, const char *why)
 	unsigned reports = E.reports;
 
 	trace("#%u free slot %u %p (%zu usable, %s) [%s]", op_index, i, (void *)s->p, s->usable,
-	      s->large ? "large" : "brk", why);
+	      s->large ? "large" : s->slab ? "slab" : "brk", why);
 	verify_slot(i, "before free");
 	heap_free(&H, s->p);
 	ENSURE(E.reports == reports, "free of live slot %u (%p) was reported as misuse: %s", i, (void *)s->p,
@@ -211,10 +211,21 @@ void op_realloc(struct in *in, unsigned i)
 	}
 	S[i].p = NULL;
 	bool in_place = old.p && p == old.p;
-	adopt(i, p, size, HEAP_ALIGN, in_place && !old.large ? "realloc in place" : "realloc");
-	if (in_place && !old.large && goes_large(size))
+	adopt(i, p, size, HEAP_ALIGN,
+	      old.p && old.large ? "realloc of a large block" : in_place ? "realloc in place" : "realloc");
+	if (in_place && !old.large && !old.slab && goes_large(size, HEAP_ALIGN))
 		ENSURE(block_bytes(size) <= old.usable + HEAP_OVERHEAD,
 		       "realloc(%p, %zu) grew a brk block in place past the large threshold", (void *)p, size);
+	if (old.p && old.slab) {
+		/* An object keeps its place (and class) for any size its class holds, and moves for more. */
+		if (size <= old.usable)
+			ENSURE(in_place && S[i].slab && S[i].usable == old.usable,
+			       "realloc(slab object %p of %zu bytes, %zu) -> %p (%zu usable): not kept in place",
+			       (void *)old.p, old.usable, size, (void *)p, S[i].usable);
+		else
+			ENSURE(!in_place, "realloc(slab object %p of %zu bytes, %zu) grew it in place", (void *)old.p,
+			       old.usable, size);
+	}
 	if (old.p && p == old.p && old.large && S[i].large) {
 		/* A run kept in place: it must not be more than half empty. */
 		ENSURE(size >= S[i].usable / 2, "realloc kept a run of %zu usable bytes for %zu", S[i].usable, size);

@@ -11,6 +11,8 @@ printed over serial, after the run. The stops:
   checkpoint 1   gdbcheck.heap_and_frames: heap blocks, a large block, frames
   checkpoint 2/3 gdbcheck.heap_grows: before and after the heap's break grows
   trap_dispatch  gdbcheck.fault_above_break: inside the page-fault handler
+  checkpoint 5   gdbcheck.small_objects: small requests live (slab objects
+                 when tests/gdb/run boots with heap.slabs=1)
 """
 import json
 import os
@@ -112,6 +114,12 @@ for _ in range(10):
         run(stop, "heap summary")
         run(stop, "p/x gdbcheck")
     elif cp == 4:
+        gdb.execute("clear trap_dispatch", to_string=True)
+    elif cp == 5:
+        run_start = "(((unsigned long)gdbcheck.slab_ptr - 16) & ~4095UL) + 16"    # the run holding it
+        for cmd in ("heap", "heapblock gdbcheck.slab_ptr", "heapblock (char *)gdbcheck.slab_ptr + 3",
+                    "heapblock gdbcheck.slab_free_ptr", f"heapblock {run_start} + 28", "p/x gdbcheck"):
+            run(stop, cmd)
         gdb.execute("delete", to_string=True)
 save()
 # Let the kernel finish its run: QEMU exits and the connection closes.

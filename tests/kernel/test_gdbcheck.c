@@ -9,6 +9,8 @@
  * stops and runs ptwalk, ptdump, heap, heapblock and pmm. The host compares
  * the two afterwards, so nothing here waits for GDB: without one attached
  * the suite simply passes. Lines the host parses start with "gdbcheck: ".
+ * small_objects (checkpoint 5) holds small requests live: with heap.slabs=1
+ * they are objects in slab runs (tests/gdb/run boots that way once too).
  */
 #include "ktest.h"
 
@@ -27,6 +29,8 @@ struct gdbcheck_vars {
 	void *large_ptr;        /* a page-mapped large block */
 	uint64_t brk_before, brk_after;
 	uint64_t fault_addr;
+	void *slab_ptr;         /* a live small object (a slab object with heap.slabs=1) */
+	void *slab_free_ptr;    /* a small object that was freed, beside live ones */
 };
 struct gdbcheck_vars gdbcheck;
 
@@ -145,4 +149,40 @@ KTEST_F(gdbcheck, fault_above_break, KTEST_EXPLICIT)
 	KEXPECT_FAULT(VEC_PF, gdbcheck.fault_addr, { (void)*(volatile uint64_t *)gdbcheck.fault_addr; });
 	KEXPECT_EQ(ktest_last_fault.error & PF_PRESENT, 0);
 	gdb_checkpoint(4, "after_fault");
+}
+
+KTEST_F(gdbcheck, small_objects, KTEST_EXPLICIT)
+{
+	/* With heap.slabs=1: objects in a run of 16-byte and one of 48-byte objects; else ordinary blocks. */
+	enum { N16 = 40, N48 = 3 };
+	char *o16[N16], *o48[N48];
+	for (int i = 0; i < N16; i++) {
+		o16[i] = kmalloc(10);
+		KASSERT(o16[i]);
+		memset(o16[i], 0x10 + i, 10);
+	}
+	for (int i = 0; i < N48; i++) {
+		o48[i] = kmalloc(40);
+		KASSERT(o48[i]);
+		memset(o48[i], 0x30 + i, 40);
+	}
+	gdbcheck.slab_ptr = o16[5];
+	gdbcheck.slab_free_ptr = o16[4];
+	for (int i = 0; i < N16; i += 4) {     /* free objects between live ones */
+		kfree(o16[i]);
+		o16[i] = NULL;
+	}
+
+	struct heap_stats st;
+	print_heap_stats();
+	kheap_stats(&st);
+	printk("gdbcheck: slab_stats runs=%lu objects=%lu bytes=%lu\n", st.slab_runs, st.slab_objects, st.slab_bytes);
+	printk("gdbcheck: small slab_ptr=0x%lx slab_free_ptr=0x%lx\n", (uint64_t)gdbcheck.slab_ptr,
+	       (uint64_t)gdbcheck.slab_free_ptr);
+	gdb_checkpoint(5, "small_objects");
+
+	for (int i = 0; i < N16; i++)
+		kfree(o16[i]);
+	for (int i = 0; i < N48; i++)
+		kfree(o48[i]);
 }

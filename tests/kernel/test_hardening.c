@@ -229,10 +229,13 @@ KTEST(hardening, underflow_into_the_canary)
 	expect_heap_clean();
 }
 
-/* The header word itself (every level): its check tag no longer fits. */
+/*
+ * The header word itself (every level): its check tag no longer fits. 80
+ * bytes: past HEAP_SLAB_MAX, so a block with a header with heap.slabs=1 too.
+ */
 KTEST(hardening, underflow_into_the_header)
 {
-	uint8_t *p = kmalloc(48), *q = kmalloc(48);
+	uint8_t *p = kmalloc(80), *q = kmalloc(80);
 	KASSERT(p && q);
 	uint64_t *hdr = (uint64_t *)(q - HEAP_OVERHEAD - (kheap_debug() ? HEAP_DBG_HEAD : 0));
 	uint64_t saved = *hdr;

@@ -523,8 +523,13 @@ KTEST(heap, out_of_memory_and_back)
 
 KTEST(heap, misuse_is_reported_and_harmless)
 {
-	uint8_t *p = kmalloc(48);
-	KASSERT(p);
+	/*
+	 * keep holds p's slab run (heap.slabs=1) while stats() gives empty
+	 * runs back, so that the second kfree(p) finds the run and says
+	 * "double free" (of a block, the header says so either way).
+	 */
+	uint8_t *keep = kmalloc(48), *p = kmalloc(48);
+	KASSERT(keep && p);
 	kfree(p);
 	struct heap_stats before = stats();
 	uint64_t r0 = kheap_reports();
@@ -545,6 +550,55 @@ KTEST(heap, misuse_is_reported_and_harmless)
 	struct heap_stats after = stats();
 	KEXPECT_EQ(after.used_blocks, before.used_blocks);
 	KEXPECT_EQ(after.in_use_bytes, before.in_use_bytes);
+	kfree(keep);
+	expect_heap_clean();
+}
+
+/*
+ * heap.slabs=1: small requests are objects without a header, side by side
+ * in a run, and misuse of them is still caught exactly.
+ */
+KTEST(heap, slab_objects_have_no_header)
+{
+	if (!kheap()->slab_lim)
+		ktest_skip("needs heap.slabs=1 at heap.debug=0");
+	enum { N = 300 };
+	static uint8_t *o[N];
+	struct heap_stats before = stats();
+	for (int i = 0; i < N; i++) {
+		o[i] = kmalloc(16);
+		KASSERT(o[i]);
+		KEXPECT_EQ(kmalloc_usable_size(o[i]), 16);
+		memset(o[i], i, 16);
+	}
+	/* A fresh run hands out its objects in order, 16 bytes apart: no header between them. */
+	int adjacent = 0;
+	for (int i = 1; i < N; i++)
+		adjacent += o[i] == o[i - 1] + 16;
+	KEXPECT_GT(adjacent, N / 2);
+	struct heap_stats mid = stats();
+	KEXPECT_EQ(mid.slab_objects, before.slab_objects + N);
+	KEXPECT_GE(mid.slab_runs, before.slab_runs + 1);
+	char want[80];
+	kfree(o[7]);
+	snprintf(want, sizeof want, "heap: double free of %p (size 16)", (void *)o[7]);
+	ktest_output_reset();
+	uint64_t r0 = kheap_reports();
+	kfree(o[7]);
+	KEXPECT_STR_CONTAINS(ktest_output(), want);
+	kfree(o[8] + 8);                /* inside an object */
+	KEXPECT_STR_CONTAINS(ktest_output(), "interior pointer into");
+	KEXPECT_EQ(kheap_reports(), r0 + 2);
+	for (int i = 0; i < N; i++) {
+		if (i == 7)
+			continue;
+		for (int b = 0; b < 16; b++)
+			KEXPECT_EQ(o[i][b], (uint8_t)i);
+		kfree(o[i]);
+	}
+	struct heap_stats after = stats();
+	KEXPECT_EQ(after.slab_objects, before.slab_objects);
+	KEXPECT_EQ(after.used_blocks, before.used_blocks);
 	expect_heap_clean();
 }
 

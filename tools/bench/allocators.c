@@ -23,7 +23,9 @@ const struct alloc_desc ALLOCS[] = {
 	{ "jemalloc", "libjemalloc.so.2", "libjemalloc2", 0, 0 },
 	{ "tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", 0, 0 },
 	{ "mimalloc", "libmimalloc.so.2", "libmimalloc2.0", 0, 0 },
-	/* Experiments for docs/performance.md, run only when named with --alloc. */
+	/* memkern with header-less slabs for requests up to 64 bytes (env.slabs, heap.slabs=1). */
+	{ "memkern-slab", NULL, NULL, 0, MK_SLAB },
+	/* An experiment for docs/performance.md, run only when named with --alloc. */
 	{ "memkern-keep", NULL, NULL, 0, MK_KEEP },
 };
 const size_t NALLOCS = sizeof ALLOCS / sizeof ALLOCS[0];

@@ -182,11 +182,11 @@ static int driver_main(int argc, char **argv)
 
 	struct wl_entry wl[64];
 	int nwl = pick_workloads(&o, wl, 64);
-	/* The allocators: those named with --alloc, else all but the experiments. */
+	/* The allocators: those named with --alloc, else all but the experiment (memkern-keep). */
 	const struct alloc_desc *al[MAX_ALLOCS];
 	int nal = 0;
 	for (size_t i = 0; i < NALLOCS; i++)
-		if (o.alloc_list ? in_list(o.alloc_list, ALLOCS[i].name) : !ALLOCS[i].variant)
+		if (o.alloc_list ? in_list(o.alloc_list, ALLOCS[i].name) : ALLOCS[i].variant != MK_KEEP)
 			al[nal++] = &ALLOCS[i];
 	if (!nwl || !nal)
 		die("nothing to run");

@@ -51,7 +51,7 @@ struct alloc_desc {
 	int variant;           /* memkern: 0 as shipped, else an experiment (not in the default run) */
 };
 
-enum { MK_PLAIN, MK_KEEP };
+enum { MK_PLAIN, MK_KEEP, MK_SLAB };
 
 #define MAX_ALLOCS 16            /* room for ALLOCS in the driver's fixed arrays */
 extern const struct alloc_desc ALLOCS[];

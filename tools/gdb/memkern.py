@@ -10,7 +10,8 @@ Sourced by tools/gdb/gdbinit (make gdb does that). Commands:
   pmm [PA | lists]          free blocks per order and totals; which block holds PA;
                             or walk the free lists and check them against the counts
   heap [summary]            every block of the kmalloc heap, totals, fragmentation
-  heapblock ADDR            the heap block that holds ADDR
+                            (heap.slabs=1: slab runs with their objects' class and count)
+  heapblock ADDR            the heap block that holds ADDR (in a slab run: the object)
   memkern-regs              CR0/CR3/CR4/EFER decoded: paging mode, whose tables are live
   pferr CODE                a page-fault error code decoded
   dis32 [ADDR [N]]          disassemble 32-bit boot code (GDB decodes it as 64-bit)

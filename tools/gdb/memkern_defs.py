@@ -129,12 +129,46 @@ HEAP_MIN_BLOCK = 32
 HEAP_SL_LOG2 = 5
 HEAP_FL_COUNT = 32
 HEAP_MAGIC = 0x68656170
+HEAP_MAGIC_SLABS = 0x68656173   # the same heap with env.slabs (alloc/heap.h)
 HEAP_WALK_FREE = 0
 HEAP_WALK_USED = 1
 HEAP_WALK_LARGE = 2
 HEAP_SL_COUNT = 1 << HEAP_SL_LOG2
 HEAP_FL_SHIFT = HEAP_SL_LOG2 + 4
 HEAP_LARGE_HDR = 48     # sizeof(struct heap_large): next, prev, run, run_bytes, spare, word
+# Level 0's slabs (heap.h "slabs"; HEAP_SLAB_OFF is in alloc/heap_impl.h).
+HEAP_SLAB_MAX = 64
+HEAP_SLAB_CLASSES = 4
+HEAP_SLAB_RUN = 4096
+HEAP_SLAB_RUN_SHIFT = 12
+HEAP_SLAB_HDR = 64      # sizeof(struct heap_slab): run start R to the first object
+HEAP_SLAB_WINDOW = 256 << 20
+HEAP_SLAB_MAP_WORDS = HEAP_SLAB_WINDOW // HEAP_SLAB_RUN // 64
+HEAP_SLAB_SALT = 0x736C616273616C74
+HEAP_SLAB_OFF = 16      # a run starts this far past a 4 KiB boundary; its page is [R - 16, R - 16 + 4 KiB)
+# struct heap_slab, little-endian: check, next, prev, size, cap, live, cls, words, free_bits[4]
+HEAP_SLAB_LAYOUT = "<QQQHHHBB4Q"
+HEAP_SLAB_FIELDS = ("check", "next", "prev", "size", "cap", "live", "cls", "words", "free_bits")
+
+
+def heap_slab_start_ok(r):
+    """Whether r can be a run's start (heap_impl.h slab_start_ok)."""
+    return ((r - HEAP_SLAB_OFF) & (HEAP_SLAB_RUN - 1)) == 0
+
+
+def heap_slab_of(p):
+    """The start of the run whose page holds p (heap_impl.h slab_of)."""
+    return ((p - HEAP_SLAB_OFF) & ~(HEAP_SLAB_RUN - 1)) + HEAP_SLAB_OFF
+
+
+def heap_slab_cap(cls):
+    """Objects a run of class cls (size (cls + 1) * 16) holds (heap_impl.h slab_cap)."""
+    return (HEAP_SLAB_RUN - HEAP_OVERHEAD - HEAP_SLAB_HDR) // ((cls + 1) * 16)
+
+
+def heap_slab_check_word(r, secret):
+    """What a run's head at r holds in its check word (heap_impl.h slab_check_word)."""
+    return (r ^ secret ^ HEAP_SLAB_SALT) & ((1 << 64) - 1)
 
 
 def heap_tag(block_addr, low, secret):

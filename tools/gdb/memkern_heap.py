@@ -3,6 +3,9 @@
 Heap reads struct heap heap (kernel/kheap.c) and walks its blocks the way
 heap_walk does (the brk region, then the large list); heap prints them with
 totals and fragmentation, heapblock finds the block holding an address.
+Booted with heap.slabs=1, some used brk blocks are slab runs (alloc/heap.h
+"slabs"): heap shows them as state slab with their objects' class and count,
+heapblock names the object an address falls in.
 Loaded (and registered) through tools/gdb/memkern.py.
 """
 import struct
@@ -22,13 +25,18 @@ class Heap:
         self.v = kernel_symbol("heap", "kernel/kheap.c")
         unreadable(self.v, "heap")
         self.magic = int(self.v["magic"])
-        self.ready = self.magic == D.HEAP_MAGIC
+        self.ready = self.magic in (D.HEAP_MAGIC, D.HEAP_MAGIC_SLABS)
         self.debug = int(self.v["debug"])
         self.base, self.brk = int(self.v["base"]), int(self.v["brk"])
         self.floor_brk = int(field(self.v, "floor_brk", self.base))
         self.secret = int(self.v["secret"]) & MASK64
         self.mem = VirtMem()
         self.cached = self._cache_members()
+        # Slabs (alloc/heap.h "slabs"): on only in HEAP_MAGIC_SLABS heaps of a kernel that has the fields.
+        smap = field(self.v, "slab_map")
+        self.slabs = self.magic == D.HEAP_MAGIC_SLABS and smap is not None
+        self.slab_pg0 = int(self.v["slab_pg0"]) if self.slabs else 0
+        self.slab_map_addr = int(smap.address) if self.slabs else 0
 
     def _cache_members(self):
         """Header addresses on the front cache's LIFOs (level 0), each checked for the cache's key."""
@@ -41,7 +49,7 @@ class Heap:
             b, left = int(heads[c]), int(counts[c])
             while b and left > 0:
                 try:
-                    if self.mem.u64(b + 16) != key:
+                    if self.mem.u64(b + 16) != key ^ c:   # the class's mark (alloc/heap_impl.h cache_mark)
                         break
                     out.add(b)
                     b = self.mem.u64(b + 8)
@@ -53,7 +61,57 @@ class Heap:
     def counters(self):
         names = ("in_use_bytes", "free_bytes", "used_blocks", "free_blocks", "peak_in_use", "large_blocks",
                  "large_bytes", "sbrk_calls")
-        return {n: int(self.v[n]) for n in names if field(self.v, n) is not None}
+        c = {n: int(self.v[n]) for n in names if field(self.v, n) is not None}
+        if self.slabs:
+            c["slab_runs"] = int(self.v["slab_runs"])
+            live = [int(self.v["slab_live"][k]) for k in range(D.HEAP_SLAB_CLASSES)]
+            c["slab_objects"] = sum(live)
+            c.update({f"slab_live[{k}]": n for k, n in enumerate(live)})
+        return c
+
+    # --- slab runs (alloc/heap_impl.h: slab_page, slab_of, slab_obj) ---
+
+    def slab_map_bit(self, r):
+        """(index, set) of the slab_map bit for the run page of address r; index None outside the map."""
+        pg = ((r - D.HEAP_SLAB_OFF) >> D.HEAP_SLAB_RUN_SHIFT) - self.slab_pg0
+        if not self.slabs or not 0 <= pg < D.HEAP_SLAB_MAP_WORDS * 64:
+            return None, False
+        return pg, bool((self.mem.u64(self.slab_map_addr + 8 * (pg // 64)) >> (pg % 64)) & 1)
+
+    def slab_run(self, r):
+        """struct heap_slab at run start r, decoded and judged (heap_slab.c head_ok and the bitmap)."""
+        page = self.mem.page(r)
+        vals = struct.unpack_from(D.HEAP_SLAB_LAYOUT, page, r & 0xFFF)
+        s = dict(zip(D.HEAP_SLAB_FIELDS[:-1], vals[:8]))
+        s["free_bits"] = list(vals[8:])
+        s["r"] = r
+        s["want"] = D.heap_slab_check_word(r, self.secret)
+        s["check_ok"] = s["check"] == s["want"]
+        s["sane"] = (s["cls"] < D.HEAP_SLAB_CLASSES and s["size"] == (s["cls"] + 1) * 16
+                     and s["cap"] == D.heap_slab_cap(s["cls"]) and s["live"] <= s["cap"])
+        cap = min(s["cap"], 256)
+        nfree = sum(bin(w).count("1") for w in s["free_bits"])
+        s["bitmap_live"] = cap - nfree
+        return s
+
+    @staticmethod
+    def slab_obj_free(s, i):
+        return bool((s["free_bits"][i // 64] >> (i % 64)) & 1)
+
+    def slab_list_pos(self, s):
+        """Where run s is on slab_partial[its class]: its position, or None; 'damaged' if the walk breaks."""
+        if not s["sane"]:
+            return "damaged"
+        x, n, limit = int(self.v["slab_partial"][s["cls"]]), 0, int(self.v["slab_runs"]) + 1
+        while x and n <= limit:
+            if x == s["r"]:
+                return n
+            try:
+                x = self.mem.u64(x + 8)
+            except gdb.MemoryError:
+                return "damaged"
+            n += 1
+        return None if not x else "damaged"
 
     def tag_ok(self, b, w):
         return (w >> D.HEAP_BLK_TAG_SHIFT) == D.heap_tag(b, w & ((1 << D.HEAP_BLK_TAG_SHIFT) - 1), self.secret)
@@ -82,9 +140,17 @@ class Heap:
                 held = "cached"
             blk = {"hdr": b, "payload": b + 8, "size": size, "usable": size - 8, "word": w,
                    "free": free, "prev_free": bool(w & D.HEAP_BLK_PREV_FREE),
-                   "tag_ok": self.tag_ok(b, w), "large": False, "held": held}
+                   "tag_ok": self.tag_ok(b, w), "large": False, "held": held, "slab": None}
             if size < D.HEAP_MIN_BLOCK or b + size > end:
                 return out, f"header at {b:#x} holds size {size} (word {w:#x}): corrupt"
+            # A slab run: a used block whose payload starts a run page with its slab_map bit set
+            # (heap_impl.h blk_is_slab). "slab" holds its head; its check word says whether it is sound.
+            if self.slabs and not free and held is None and D.heap_slab_start_ok(b + 8):
+                try:
+                    if self.slab_map_bit(b + 8)[1]:
+                        blk["slab"] = self.slab_run(b + 8)
+                except gdb.MemoryError:
+                    pass
             out.append(blk)
             b += size
         return out, None
@@ -115,6 +181,18 @@ class Heap:
         return out
 
 
+def slab_note(s):
+    """'objects of 16 B: 37 of 251 live' for a run's head, with what looks wrong in it."""
+    text = f"objects of {s['size']} B: {s['live']} of {s['cap']} live"
+    if s["sane"] and s["live"] == s["cap"]:
+        text += ", full"
+    if not s["sane"]:
+        text += f", head damaged (class {s['cls']}, cap {s['cap']})"
+    elif s["bitmap_live"] != s["live"]:
+        text += f", but its free bitmap says {s['bitmap_live']} live"
+    return text
+
+
 def frag_text(free_bytes, largest):
     if not free_bytes:
         return "fragmentation 0% (no free bytes)"
@@ -128,9 +206,21 @@ class HeapCmd(gdb.Command):
 Walks the brk region from its first header by the sizes in the header words
 (as heap_walk does), then the list of page-mapped large blocks. For each
 block: the payload address (what kmalloc returned), the whole block size
-(header included), the usable bytes, and used / free / large. Then the totals,
-checked against the heap's own counters, and a fragmentation figure:
-1 - largest free block / free bytes. 'heap summary' prints only the totals."""
+(header included), the usable bytes, and its state:
+  used         handed out by kmalloc
+  free         on a free list
+  large        a page-mapped block (>= the large threshold), with its run
+  cached       level 0: freed, waiting in the front cache (its header says used)
+  quarantined  level 2: freed, waiting in the quarantine
+  slab         heap.slabs=1: a slab run (a used block of 4 KiB holding header-less
+               objects of 16, 32, 48 or 64 bytes), with its objects' size and how
+               many of them are live: "(objects of 16 B: 37 of 251 live)"
+Then the totals (slab runs count among the used blocks; with slabs the line
+ends with the runs, their live objects and those objects' bytes), checked
+against the heap's own counters (slab_runs and slab_live too), and a
+fragmentation figure: 1 - largest free block / free bytes.
+'heap summary' prints only the totals. 'heapblock ADDR' shows one block, or
+the slab object ADDR is in."""
 
     def __init__(self):
         super().__init__("heap", gdb.COMMAND_DATA)
@@ -152,6 +242,13 @@ checked against the heap's own counters, and a fragmentation figure:
                 extra = []
                 if b["large"]:
                     extra.append(f"run {b['run']:#x} +{b['run_bytes']:#x}")
+                sl = b.get("slab")
+                if sl and sl["check_ok"]:
+                    state = "slab"
+                    extra.append(slab_note(sl))
+                elif sl:
+                    extra.append(f"slab_map marks it a slab run, but its check word is {sl['check']:#x}, "
+                                 f"want {sl['want']:#x}: run head damaged")
                 if b["prev_free"]:
                     extra.append("prev-free")
                 if not b["tag_ok"]:
@@ -166,9 +263,28 @@ checked against the heap's own counters, and a fragmentation figure:
         used_bytes, free_bytes = sum(b["size"] for b in used), sum(b["size"] for b in free)
         largest = max((b["size"] for b in free), default=0)
         large_bytes = sum(b["run_bytes"] for b in large)
+        runs = [b["slab"] for b in blocks if b.get("slab")]
+        good = [s for s in runs if s["check_ok"]]
+        slab_live = [sum(s["live"] for s in good if s["cls"] == k) for k in range(D.HEAP_SLAB_CLASSES)]
+        slab_bytes = sum(s["live"] * s["size"] for s in good)
+        slab_text = ""
+        if h.slabs:
+            slab_text = (f"; slabs {len(runs)} runs {sum(slab_live)} objects {slab_bytes} bytes"
+                         + (f" ({len(runs) - len(good)} of them with a damaged head, their objects not counted)"
+                            if len(good) < len(runs) else ""))
         print(f"totals: used {len(used)} blocks {used_bytes} bytes; free {len(free)} blocks {free_bytes} bytes "
               f"(largest {largest}); large {len(large)} blocks {large_bytes} bytes mapped; "
-              f"brk {h.brk - h.base} bytes")
+              f"brk {h.brk - h.base} bytes" + slab_text)
+        if h.slabs:
+            per = []
+            for k in range(D.HEAP_SLAB_CLASSES):
+                mine_k = [s for s in good if s["cls"] == k]
+                if mine_k:
+                    per.append(f"{(k + 1) * 16} B: {len(mine_k)} run{'s' if len(mine_k) > 1 else ''}, "
+                               f"{slab_live[k]} of {sum(s['cap'] for s in mine_k)} objects live")
+            print(f"slab runs (4 KiB used blocks, counted above among the used): " + ("; ".join(per) or "none")
+                  + (f"; their {len(runs) * D.HEAP_SLAB_RUN} bytes hold {slab_bytes} bytes of live objects"
+                     if runs else ""))
         cached = [b for b in held if b["held"] == "cached"]
         if held:
             print(f"held back (freed, not yet merged): {len(held)} blocks {sum(b['size'] for b in held)} bytes "
@@ -179,14 +295,25 @@ checked against the heap's own counters, and a fragmentation figure:
         mine = {"in_use_bytes": used_bytes + sum(b["size"] for b in cached), "free_bytes": free_bytes,
                 "used_blocks": len(used) + len(cached),
                 "free_blocks": len(free), "large_blocks": len(large), "large_bytes": large_bytes}
+        if h.slabs:
+            mine["slab_runs"] = len(runs)
+            mine["slab_objects"] = sum(slab_live)
+            mine.update({f"slab_live[{k}]": n for k, n in enumerate(slab_live)})
         diff = [f"{k} walk {mine[k]} vs counter {c[k]}" for k in mine if k in c and c[k] != mine[k]]
         if diff:
             print("MISMATCH with the heap's counters (stopped inside a heap call?): " + "; ".join(diff))
         else:
-            print(f"counters agree (peak in use {c.get('peak_in_use', '?')}, sbrk calls {c.get('sbrk_calls', '?')})")
+            print(f"counters agree (peak in use {c.get('peak_in_use', '?')}, sbrk calls {c.get('sbrk_calls', '?')}"
+                  + (f"; slab_runs {c['slab_runs']}, sum(slab_live) {c['slab_objects']}" if h.slabs else "")
+                  + ")")
         held_bytes = sum(b["size"] for b in held)
         if not problem and h.brk - h.base != used_bytes + free_bytes + held_bytes + 16:
             print(f"note: brk bytes {h.brk - h.base} != used + free + held + 16 (pad and epilogue)")
+
+
+# Byte spans of struct heap_slab's fields (alloc/heap.h), for heapblock ADDR in a run's head.
+SLAB_FIELD_SPAN = {"check": (0, 8), "next": (8, 8), "prev": (16, 8), "size": (24, 2), "cap": (26, 2),
+                   "live": (28, 2), "cls": (30, 1), "words": (31, 1), "free_bits": (32, 32)}
 
 
 class HeapBlock(gdb.Command):
@@ -196,7 +323,12 @@ Says where ADDR falls: in a brk block (header or payload, used or free, with
 its size, usable bytes, offset into the payload, header tag check and, for a
 free block, its free-list links), in a large block's run, above the break,
 or outside the heap. In debug mode (heap.debug=N) it also shows where the
-block was allocated, when the heap records that."""
+block was allocated, when the heap records that.
+With heap.slabs=1, ADDR in a slab run gives the object it is in (index,
+object address, live or free, offset into it), or the field of the run's
+head (struct heap_slab) it hits, and then the run: object size, live / cap,
+its check word (ok or not), its slab_map bit and whether it is on its
+class's list of runs with room (slab_partial)."""
 
     def __init__(self):
         super().__init__("heapblock", gdb.COMMAND_DATA)
@@ -232,6 +364,8 @@ block was allocated, when the heap records that."""
         blocks, problem = h.blocks()
         for b in blocks:
             if b["hdr"] <= addr < b["hdr"] + b["size"]:
+                if b.get("slab"):
+                    return self.slab_block(h, addr, b)
                 return self.show(h, addr, b)
         print(f"{addr:#x}: no block found" + (f" ({problem})" if problem else ""))
 
@@ -256,6 +390,61 @@ block was allocated, when the heap records that."""
             except gdb.MemoryError:
                 pass
         self.site(h, b)
+
+    def slab_block(self, h, addr, b):
+        """ADDR inside slab run block b: the object (or head field) it hits, then the run."""
+        s = b["slab"]
+        r, size, cap = s["r"], s["size"], s["cap"]
+        sane = s["sane"] and s["check_ok"]
+        obj = None
+        if addr < r:
+            print(f"{addr:#x} is in the header word of a slab run's block (run {r:#x}), not in an object:")
+        elif addr < r + D.HEAP_SLAB_HDR:
+            off, name = addr - r, None
+            for fname, (lo, n) in SLAB_FIELD_SPAN.items():
+                if lo <= off < lo + n:
+                    name = fname if fname != "free_bits" else f"free_bits[{(off - lo) // 8}]"
+            print(f"{addr:#x} is in the head of a slab run (struct heap_slab at {r:#x}, +{off}: {name}), "
+                  "not in an object:")
+        elif not sane:
+            print(f"{addr:#x} is {addr - r - D.HEAP_SLAB_HDR} bytes past the head of a slab run whose head is "
+                  "damaged: which object it is in cannot be told:")
+        else:
+            i, into = divmod(addr - r - D.HEAP_SLAB_HDR, size)
+            if i >= cap:
+                end = b["hdr"] + b["size"]
+                print(f"{addr:#x} is past the last object of a slab run (object {cap - 1} ends at "
+                      f"{r + D.HEAP_SLAB_HDR + cap * size:#x}; {end - (r + D.HEAP_SLAB_HDR + cap * size)} bytes "
+                      f"unused up to the block's end {end:#x}):")
+            else:
+                obj = r + D.HEAP_SLAB_HDR + i * size
+                freed = h.slab_obj_free(s, i)
+                state = "free: freed, or never handed out" if freed else "live"
+                print(f"{addr:#x} is {into} bytes into slab object {i} at {obj:#x} ({size} bytes, {state}):")
+                print(f"  object {obj:#x}-{obj + size:#x}: index {i} of {cap} in run {r:#x}, "
+                      f"free bit {'set' if freed else 'clear'} (free_bits[{i // 64}] bit {i % 64})")
+        pg, bit = h.slab_map_bit(r)
+        pos = h.slab_list_pos(s)
+        full = s["live"] == cap
+        if pos == "damaged":
+            lst = f"slab_partial[{s['cls']}] cannot be walked (damaged list or head)"
+        elif pos is None:
+            lst = ("on no list: full" if full else
+                   f"NOT on slab_partial[{s['cls']}] although it has free objects (damaged list?)")
+        else:
+            lst = f"on slab_partial[{s['cls']}] (runs with a free object), position {pos}" + \
+                  (" although it is full (damaged list?)" if full else "")
+        print(f"  run {r:#x}: objects of {size} B from {r + D.HEAP_SLAB_HDR:#x}, {s['live']} of {cap} live"
+              + ("" if s["bitmap_live"] == s["live"] else f" (its free bitmap says {s['bitmap_live']})")
+              + (f"; head damaged (size {size}, cap {cap}, class {s['cls']})" if not s["sane"] else ""))
+        print(f"  check word {s['check']:#018x} ("
+              + ("ok" if s["check_ok"] else f"BAD: want {s['want']:#018x} = run ^ secret ^ 'slabsalt'") + f"); "
+              f"slab_map bit {pg} set; {lst}; next {s['next']:#x}, prev {s['prev']:#x}")
+        print(f"  block: header {b['hdr']:#x}, {b['size']} bytes (a used block of the break), header tag "
+              f"{'ok' if b['tag_ok'] else 'BAD'}")
+        if obj is not None:
+            print("  allocated at: not recorded (slab objects carry no header nor debug record; "
+                  "heap.debug=1 or 2 turns slabs off)")
 
     def large_block(self, h, addr, b):
         off = addr - b["payload"]

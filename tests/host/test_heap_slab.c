@@ -1,0 +1,1674 @@
+/*
+ * tests/host/test_heap_slab.c - host tests of level 0's slabs (heap.h
+ * "slabs"; alloc/heap_slab.c, alloc/heap_slab.h): with env.slabs set,
+ * requests of 0..64 bytes are objects without a header in 4 KiB runs of one
+ * class (16, 32, 48, 64 bytes). Checked here: which requests become
+ * objects and where they sit, the counters, runs made and given back,
+ * realloc/calloc/memalign on objects, misuse of objects reported exactly
+ * and changing nothing, heap_check finding damaged runs, the walker and the
+ * leak lister, writes after free, running out, the 256 MiB window, the
+ * debug levels ignoring the option, and a seeded random run against a
+ * shadow table. The environment is heap_host_env.c.
+ *
+ * Usage: test_heap_slab [seed]   (or HEAP_SEED=n)
+ */
+#include "heap_host_env.c"
+
+/* A fresh environment and a heap on it with default tuning, level 0, slabs on. */
+static void setup_slabs(void)
+{
+	env_open();
+	struct heap_env env = env_for();
+	env.slabs = true;
+	REQUIRE(heap_init(&H, &env) == 0);
+	REQUIRE(H.magic == HEAP_MAGIC_SLABS);
+}
+
+/* The class size a request of n (<= HEAP_SLAB_MAX) bytes is served with. */
+static size_t class_size(size_t n) { return n == 0 ? 16 : (n + 15) & ~(size_t)15; }
+
+static const size_t class_caps[HEAP_SLAB_CLASSES] = { 251, 125, 83, 62 };
+
+/* Whole block bytes of an ordinary block for n bytes (heap.h: 8-byte header, 16-byte steps, 32 minimum). */
+static size_t block_bytes(size_t n)
+{
+	size_t s = (n + HEAP_OVERHEAD + HEAP_ALIGN - 1) & ~(size_t)(HEAP_ALIGN - 1);
+	return s < HEAP_MIN_BLOCK ? HEAP_MIN_BLOCK : s;
+}
+
+/* The run (struct heap_slab) whose page holds p: runs start 16 bytes past a 4 KiB boundary. */
+static struct heap_slab *run_of(const void *p)
+{
+	return (struct heap_slab *)((((uintptr_t)p - 16) & ~(uintptr_t)(HEAP_SLAB_RUN - 1)) + 16);
+}
+
+/* Whether p lies on a page heap.slab_map marks as a run (read from struct heap, as GDB would). */
+static bool on_run_page(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (a < (uintptr_t)E.base + 16 || a >= (uintptr_t)E.base + E.brk)
+		return false;
+	size_t pg = ((a - 16) >> HEAP_SLAB_RUN_SHIFT) - H.slab_pg0;
+	return pg < HEAP_SLAB_MAP_WORDS * 64 && ((H.slab_map[pg / 64] >> (pg % 64)) & 1);
+}
+
+/* The whole-block size in the header word before a run's head. */
+static size_t run_block_bytes(const struct heap_slab *s)
+{
+	return (size_t)(*(const uint64_t *)((const char *)s - 8) & HEAP_BLK_SIZE_MASK);
+}
+
+/* Where object p sits in its run: a live slab object of class size u, exactly at an object's start. */
+static bool placed_in_run(const void *p, size_t u)
+{
+	const struct heap_slab *s = run_of(p);
+	uintptr_t a = (uintptr_t)p, r = (uintptr_t)s;
+	return on_run_page(p) && s->size == u && a >= r + HEAP_SLAB_HDR && (a - r - HEAP_SLAB_HDR) % u == 0 &&
+	       (a - r - HEAP_SLAB_HDR) / u < s->cap && a + u <= r - HEAP_OVERHEAD + HEAP_SLAB_RUN;
+}
+
+static size_t live_objects(void)
+{
+	size_t n = 0;
+	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++)
+		n += H.slab_live[k];
+	return n;
+}
+
+/* ----- which requests are objects, and where ----- */
+
+HTEST(slab_sizes_0_to_64_are_objects_of_their_class)
+{
+	static void *p[81];
+
+	setup_slabs();
+	size_t ordinary_bytes = 0;
+	for (size_t n = 0; n <= 80; n++) {
+		p[n] = heap_malloc(&H, n);
+		REQUIRE(p[n]);
+		CHECK(aligned(p[n], 16));
+		CHECK(in_brk(p[n]));
+		size_t u = heap_usable_size(&H, p[n]);
+		if (n <= HEAP_SLAB_MAX) {
+			CHECK_EQ_U(u, class_size(n));
+			CHECK(on_run_page(p[n]));
+			CHECK(placed_in_run(p[n], u));
+		} else {
+			CHECK_EQ_U(u, block_bytes(n) - HEAP_OVERHEAD);
+			CHECK(!on_run_page(p[n]));
+			ordinary_bytes += block_bytes(n);
+		}
+		memset(p[n], (int)n, u);
+	}
+	CHECK_EQ_U(heap_usable_size(&H, p[0]), 16);
+	CHECK_EQ_U(heap_usable_size(&H, p[1]), 16);
+	CHECK_EQ_U(heap_usable_size(&H, p[16]), 16);
+	CHECK_EQ_U(heap_usable_size(&H, p[17]), 32);
+	CHECK_EQ_U(heap_usable_size(&H, p[32]), 32);
+	CHECK_EQ_U(heap_usable_size(&H, p[33]), 48);
+	CHECK_EQ_U(heap_usable_size(&H, p[48]), 48);
+	CHECK_EQ_U(heap_usable_size(&H, p[49]), 64);
+	CHECK_EQ_U(heap_usable_size(&H, p[64]), 64);
+	CHECK_EQ_U(heap_usable_size(&H, p[65]), 72);
+
+	/* One run per class, each a used 4096-byte block whose payload is 16 past a 4 KiB boundary. */
+	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++) {
+		void *first = p[k == 0 ? 0 : k * 16 + 1];
+		struct heap_slab *s = run_of(first);
+		CHECK_EQ_U(((uintptr_t)s - (uintptr_t)E.base) % HEAP_SLAB_RUN, 16);
+		CHECK_EQ_U(s->size, (k + 1) * 16);
+		CHECK_EQ_U(s->cap, class_caps[k]);
+		CHECK_EQ_U(s->cap, (HEAP_SLAB_RUN - 8 - HEAP_SLAB_HDR) / s->size);
+		CHECK_EQ_U(run_block_bytes(s), HEAP_SLAB_RUN);
+		CHECK((char *)first == (char *)s + HEAP_SLAB_HDR);   /* a fresh run: object 0 first */
+	}
+	/* The first run opens the break: its payload is the first one (base + 16). */
+	CHECK((char *)run_of(p[0]) == E.base + 16);
+
+	struct heap_stats s = stats();
+	CHECK_EQ_U(s.slab_runs, 4);
+	CHECK_EQ_U(s.slab_objects, 65);
+	CHECK_EQ_U(s.slab_bytes, 17 * 16 + 16 * 32 + 16 * 48 + 16 * 64);
+	CHECK_EQ_U(s.used_blocks, 4 + 16);   /* a run counts as one block */
+	CHECK_EQ_U(s.in_use_bytes, 4 * HEAP_SLAB_RUN + ordinary_bytes);
+	CHECK_EQ_U(H.slab_runs, 4);
+	HEAP_CLEAN();
+
+	for (size_t n = 0; n <= 80; n++) {
+		unsigned char *c = p[n];
+		size_t u = heap_usable_size(&H, p[n]);
+		CHECK(c[0] == (unsigned char)n && c[u - 1] == (unsigned char)n);
+		heap_free(&H, p[n]);
+	}
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+	CHECK_EQ_U(stats().slab_runs, 0);
+	CHECK_EQ_U(stats().slab_objects, 0);
+	CHECK_EQ_U(stats().slab_bytes, 0);
+}
+
+HTEST(slab_objects_of_one_class_are_size_apart)
+{
+	static const size_t reqs[] = { 0, 1, 7, 16, 17, 30, 32, 33, 40, 48, 49, 60, 64 };
+	enum { N = 40 };
+	void *p[N];
+
+	for (size_t r = 0; r < sizeof reqs / sizeof reqs[0]; r++) {
+		setup_slabs();
+		size_t size = class_size(reqs[r]);
+		for (int i = 0; i < N; i++) {
+			p[i] = heap_malloc(&H, reqs[r]);
+			REQUIRE(p[i]);
+			CHECK(aligned(p[i], 16));
+			CHECK_EQ_U(heap_usable_size(&H, p[i]), size);
+			if (i)
+				CHECK_EQ_U((uintptr_t)p[i] - (uintptr_t)p[i - 1], size);
+		}
+		CHECK((char *)p[0] == E.base + 16 + HEAP_SLAB_HDR);
+		struct heap_stats s = stats();
+		CHECK_EQ_U(s.slab_runs, 1);
+		CHECK_EQ_U(s.slab_objects, N);
+		CHECK_EQ_U(s.slab_bytes, N * size);
+		CHECK_EQ_U(s.used_blocks, 1);
+		CHECK_EQ_U(s.in_use_bytes, HEAP_SLAB_RUN);
+		HEAP_CLEAN();
+		for (int i = 0; i < N; i++)
+			heap_free(&H, p[i]);
+		expect_empty();
+	}
+}
+
+HTEST(slabs_off_by_default_and_sizes_above_64_are_blocks)
+{
+	setup();   /* no env.slabs */
+	CHECK(H.magic == HEAP_MAGIC);
+	void *a = heap_malloc(&H, 10), *b = heap_malloc(&H, 0);
+	REQUIRE(a && b);
+	CHECK_EQ_U(heap_usable_size(&H, a), 24);
+	CHECK_EQ_U(heap_usable_size(&H, b), 24);
+	CHECK_EQ_U(H.slab_runs, 0);
+	CHECK(!on_run_page(a));
+	heap_free(&H, a);
+	heap_free(&H, b);
+	expect_empty();
+
+	setup_slabs();
+	static const size_t big[] = { 65, 72, 100, 1000, 5000, 100000, 200000 };
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+		void *q = heap_malloc(&H, big[i]);
+		REQUIRE(q);
+		CHECK(!on_run_page(q));
+		CHECK(heap_usable_size(&H, q) >= big[i]);
+		heap_free(&H, q);
+	}
+	CHECK_EQ_U(H.slab_runs, 0);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
+/* ----- runs made and given back ----- */
+
+HTEST(slab_class_past_one_run_makes_a_second)
+{
+	static void *p[260];
+
+	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++) {
+		size_t size = (k + 1) * 16, cap = class_caps[k];
+		setup_slabs();
+		for (size_t i = 0; i < cap; i++) {
+			REQUIRE(p[i] = heap_malloc(&H, size));
+			fill(p[i], size, (unsigned)i);
+		}
+		CHECK_EQ_U(H.slab_runs, 1);
+		CHECK(H.slab_partial[k] == NULL);   /* full: off its class's list */
+		CHECK((char *)p[cap - 1] + size <= (char *)run_of(p[0]) - 8 + HEAP_SLAB_RUN);
+		HEAP_CLEAN();
+		REQUIRE(p[cap] = heap_malloc(&H, size));
+		fill(p[cap], size, (unsigned)cap);
+		CHECK_EQ_U(H.slab_runs, 2);
+		CHECK(run_of(p[cap]) != run_of(p[0]));
+		CHECK(placed_in_run(p[cap], size));
+		struct heap_stats s = stats();
+		CHECK_EQ_U(s.slab_runs, 2);
+		CHECK_EQ_U(s.slab_objects, cap + 1);
+		CHECK_EQ_U(s.slab_bytes, (cap + 1) * size);
+		CHECK_EQ_U(s.used_blocks, 2);
+		HEAP_CLEAN();
+
+		/* All freed: the first run empties while the second has room (given back), the second stays. */
+		for (size_t i = 0; i <= cap; i++) {
+			CHECK(filled(p[i], size, (unsigned)i));
+			heap_free(&H, p[i]);
+		}
+		CHECK_EQ_U(H.slab_runs, 1);
+		CHECK_EQ_U(live_objects(), 0);
+		HEAP_CLEAN();
+		CHECK_EQ_U(stats().slab_runs, 0);   /* stats gives back every empty run */
+		CHECK_EQ_U(E.reports, 0);
+		expect_empty();
+	}
+}
+
+HTEST(slab_run_that_empties_beside_another_with_room_is_given_back)
+{
+	static void *p[70];
+
+	setup_slabs();
+	for (int i = 0; i < 63; i++)
+		REQUIRE(p[i] = heap_malloc(&H, 64));   /* run A full (62), run B holds one */
+	struct heap_slab *a = run_of(p[0]), *b = run_of(p[62]);
+	REQUIRE(a != b);
+	CHECK_EQ_U(H.slab_runs, 2);
+	heap_free(&H, p[5]);                           /* A has room again: both on the list */
+	CHECK_EQ_U(H.slab_runs, 2);
+	heap_free(&H, p[62]);                          /* B empties, A has room: B goes back at once */
+	CHECK_EQ_U(H.slab_runs, 1);
+	CHECK(!on_run_page(b));
+	CHECK(on_run_page(a));
+	HEAP_CLEAN();
+	/* B's object is gone with its run: a second free of it is an invalid free, harmless. */
+	EXPECT_REPORT(heap_free(&H, p[62]), HEAP_ERR_INVALID_FREE, p[62], "heap: invalid free of ");
+	for (int i = 0; i < 62; i++)
+		if (i != 5)
+			heap_free(&H, p[i]);
+	CHECK_EQ_U(H.slab_runs, 1);                    /* A: its class's only run with room */
+	expect_empty();
+}
+
+HTEST(slab_malloc_free_pairs_keep_one_run)
+{
+	setup_slabs();
+	size_t sbrk_calls = E.sbrk_calls, used = H.used_blocks;
+	void *first = heap_malloc(&H, 24);
+	REQUIRE(first);
+	heap_free(&H, first);
+	CHECK_EQ_U(H.slab_runs, 1);   /* its class's only run with room stays */
+	for (int i = 0; i < 20000; i++) {
+		void *p = heap_malloc(&H, (size_t)(17 + i % 16));   /* all class 32 */
+		REQUIRE(p == first);
+		*(volatile char *)p = (char)i;
+		heap_free(&H, p);
+		if (H.slab_runs != 1) {
+			CHECK_EQ_U(H.slab_runs, 1);
+			break;
+		}
+	}
+	CHECK_EQ_U(H.used_blocks, used + 1);
+	CHECK_EQ_U(E.sbrk_calls, sbrk_calls);
+	/* Pairs in every class at once: one run each, no more. */
+	for (int i = 0; i < 20000; i++) {
+		void *q[4];
+		for (unsigned k = 0; k < 4; k++)
+			REQUIRE(q[k] = heap_malloc(&H, (k + 1) * 16 - (size_t)(i % 16)));
+		for (unsigned k = 0; k < 4; k++)
+			heap_free(&H, q[k]);
+		if (H.slab_runs != 4) {
+			CHECK_EQ_U(H.slab_runs, 4);
+			break;
+		}
+	}
+	CHECK_EQ_U(E.reports, 0);
+	HEAP_CLEAN();
+	expect_empty();
+	CHECK_EQ_U(H.slab_runs, 0);
+}
+
+HTEST(slab_empty_runs_given_back_by_stats_trim_and_flush)
+{
+	void *p[4];
+
+	setup_slabs();
+	size_t base_brk = E.brk;
+	for (int round = 0; round < 3; round++) {
+		for (unsigned k = 0; k < 4; k++)
+			REQUIRE(p[k] = heap_malloc(&H, (k + 1) * 16));
+		for (unsigned k = 0; k < 4; k++)
+			heap_free(&H, p[k]);
+		CHECK_EQ_U(H.slab_runs, 4);
+		CHECK(on_run_page(p[0]));
+		if (round == 0) {
+			CHECK(heap_flush_quarantine(&H) >= 4);
+		} else if (round == 1) {
+			heap_trim(&H);
+			CHECK_EQ_U(E.brk, base_brk);
+		} else {
+			CHECK_EQ_U(stats().slab_runs, 0);
+		}
+		CHECK_EQ_U(H.slab_runs, 0);
+		for (unsigned k = 0; k < 4; k++)
+			CHECK(!on_run_page(p[k]));
+		HEAP_CLEAN();
+	}
+	expect_empty();
+}
+
+/* ----- misuse of objects: reported, nothing changed ----- */
+
+HTEST(slab_double_free_is_reported)
+{
+	static const size_t sizes[] = { 1, 16, 20, 32, 40, 48, 50, 64 };
+	void *o[12];
+	char want[80];
+
+	for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+		setup_slabs();
+		size_t cs = class_size(sizes[z]);
+		for (int i = 0; i < 12; i++)
+			REQUIRE(o[i] = heap_malloc(&H, sizes[z]));
+		void *t = o[5];
+		heap_free(&H, t);
+		snprintf(want, sizeof want, "heap: double free of %s (size %zu)", hex(t), cs);
+		EXPECT_REPORT(heap_free(&H, t), HEAP_ERR_DOUBLE_FREE, t, want);
+		CHECK((run_of(t)->free_bits[0] >> 5) & 1);   /* still free, nothing changed */
+
+		/* Other objects of the run allocated and freed in between: still exact. */
+		heap_free(&H, o[1]);
+		for (int i = 0; i < 50; i++) {
+			void *x = heap_malloc(&H, sizes[z]);
+			REQUIRE(x && x != t);
+			CHECK(run_of(x) == run_of(t));
+			heap_free(&H, x);
+		}
+		void *x = heap_malloc(&H, sizes[z]);   /* o[1]'s place, kept */
+		REQUIRE(x && x != t);
+		o[1] = x;
+		heap_free(&H, o[2]);
+		heap_free(&H, o[9]);
+		/* An object of another class (o[2]'s place must stay free), and a block. */
+		void *y = heap_malloc(&H, cs == 16 ? 20 : 10), *w = heap_malloc(&H, 100);
+		REQUIRE(y && w);
+		EXPECT_REPORT(heap_free(&H, t), HEAP_ERR_DOUBLE_FREE, t, want);
+		snprintf(want, sizeof want, "heap: double free of %s (size %zu)", hex(o[9]), cs);
+		EXPECT_REPORT(heap_free(&H, o[9]), HEAP_ERR_DOUBLE_FREE, o[9], want);
+		EXPECT_REPORT(heap_free(&H, o[2]), HEAP_ERR_DOUBLE_FREE, o[2], "double free");
+		CHECK_EQ_U(live_objects(), 10);
+		heap_free(&H, y);
+		heap_free(&H, w);
+		for (int i = 0; i < 12; i++)
+			if (i != 2 && i != 5 && i != 9)
+				heap_free(&H, o[i]);
+		CHECK_EQ_U(E.reports, 4);
+		expect_empty();
+	}
+
+	/* The last object of its class's only run: the run stays, and a second free is still a double free. */
+	setup_slabs();
+	void *a = heap_malloc(&H, 40);
+	REQUIRE(a);
+	heap_free(&H, a);
+	CHECK_EQ_U(H.slab_runs, 1);
+	int reports = E.reports;
+	size_t used = H.used_blocks;
+	heap_free(&H, a);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_DOUBLE_FREE);
+	CHECK_EQ_U(E.last_addr, (uintptr_t)a);
+	snprintf(want, sizeof want, "heap: double free of %s (size 48)", hex(a));
+	CHECK(strstr(E.last_line, want) != NULL);
+	CHECK_EQ_U(H.slab_runs, 1);
+	CHECK_EQ_U(H.used_blocks, used);
+	CHECK_EQ_U(live_objects(), 0);
+	HEAP_CLEAN();
+	/* Once stats gave the run back, the pointer is inside free memory: still refused. */
+	CHECK_EQ_U(stats().slab_runs, 0);
+	EXPECT_REPORT(heap_free(&H, a), HEAP_ERR_INVALID_FREE, a, "heap: invalid free of ");
+	CHECK(strstr(E.last_line, "inside free memory") != NULL);
+	expect_empty();
+}
+
+HTEST(slab_interior_pointers_are_reported)
+{
+	char want[96];
+	void *o[4], *keep[4];
+
+	setup_slabs();
+	for (unsigned k = 0; k < 4; k++) {
+		REQUIRE(keep[k] = heap_malloc(&H, (k + 1) * 16));
+		REQUIRE(o[k] = heap_malloc(&H, (k + 1) * 16));
+		memset(o[k], 0x5a, (k + 1) * 16);
+	}
+	for (unsigned k = 0; k < 4; k++) {
+		size_t size = (k + 1) * 16;
+		snprintf(want, sizeof want, "(interior pointer into %s size %zu)", hex(o[k]), size);
+		/* Every 16-byte step inside the object, and the misaligned middle of its first word. */
+		for (size_t off = 16; off < size; off += 16) {
+			char *q = (char *)o[k] + off;
+			EXPECT_REPORT(heap_free(&H, q), HEAP_ERR_INVALID_FREE, q, "heap: invalid free of ");
+			CHECK(strstr(E.last_line, want) != NULL);
+			EXPECT_REPORT(heap_usable_size(&H, q), HEAP_ERR_INVALID_PTR, q, want);
+			CHECK(strstr(E.last_line, "heap: usable_size of ") != NULL);
+			void *r = (void *)1;
+			EXPECT_REPORT(r = heap_realloc(&H, q, 10), HEAP_ERR_INVALID_PTR, q, want);
+			CHECK(strstr(E.last_line, "heap: realloc of ") != NULL);
+			CHECK(r == NULL);
+		}
+		char *q8 = (char *)o[k] + 8;
+		EXPECT_REPORT(heap_free(&H, q8), HEAP_ERR_INVALID_FREE, q8, want);
+		CHECK(strstr(E.last_line, "heap: invalid free of ") != NULL);
+		char *q1 = (char *)o[k] + 1;
+		EXPECT_REPORT(heap_free(&H, q1), HEAP_ERR_INVALID_FREE, q1, want);
+		CHECK_EQ_U(heap_usable_size(&H, o[k]), size);   /* untouched */
+	}
+	/* Inside an object that is free: said so. */
+	heap_free(&H, o[3]);
+	char *qf = (char *)o[3] + 16;
+	snprintf(want, sizeof want, "inside a free slab object %s size 64", hex(o[3]));
+	EXPECT_REPORT(heap_free(&H, qf), HEAP_ERR_INVALID_FREE, qf, want);
+	for (unsigned k = 0; k < 3; k++)
+		heap_free(&H, o[k]);
+	for (unsigned k = 0; k < 4; k++)
+		heap_free(&H, keep[k]);
+	expect_empty();
+}
+
+HTEST(slab_head_and_past_the_last_object_are_reported)
+{
+	char want[96];
+
+	setup_slabs();
+	for (unsigned k = 0; k < 4; k++) {
+		size_t size = (k + 1) * 16;
+		void *o = heap_malloc(&H, size);
+		REQUIRE(o);
+		struct heap_slab *s = run_of(o);
+		REQUIRE((char *)o == (char *)s + HEAP_SLAB_HDR);
+		char *head = (char *)s;
+		/* The head: its start and every 16 bytes of it. */
+		for (size_t off = 0; off < HEAP_SLAB_HDR; off += 16) {
+			EXPECT_REPORT(heap_free(&H, head + off), HEAP_ERR_INVALID_FREE, head + off,
+				      "heap: invalid free of ");
+			CHECK(strstr(E.last_line, "(not a block the heap returned: inside a slab run's head)") != NULL);
+		}
+		EXPECT_REPORT(heap_usable_size(&H, head), HEAP_ERR_INVALID_PTR, head, "inside a slab run's head");
+		void *r = (void *)1;
+		EXPECT_REPORT(r = heap_realloc(&H, head, 32), HEAP_ERR_INVALID_PTR, head, "inside a slab run's head");
+		CHECK(r == NULL);
+		/* Past the last object, up to the end of the run's page. */
+		char *end = head + HEAP_SLAB_HDR + class_caps[k] * size;
+		for (char *q = end; q < head + HEAP_SLAB_RUN - 16 + 1; q += 16) {
+			EXPECT_REPORT(heap_free(&H, q), HEAP_ERR_INVALID_FREE, q, "heap: invalid free of ");
+			CHECK(strstr(E.last_line, "(not a block the heap returned: past a slab run's last object)") != NULL);
+		}
+		/* The last object itself is a free object: its free is a double free. */
+		char *last = end - size;
+		snprintf(want, sizeof want, "heap: double free of %s (size %zu)", hex(last), size);
+		EXPECT_REPORT(heap_free(&H, last), HEAP_ERR_DOUBLE_FREE, last, want);
+		CHECK_EQ_U(H.slab_live[k], 1);
+		heap_free(&H, o);
+	}
+	expect_empty();
+}
+
+HTEST(slab_freed_object_refused_by_realloc_and_usable_size)
+{
+	char want[80];
+
+	setup_slabs();
+	for (unsigned k = 0; k < 4; k++) {
+		size_t size = (k + 1) * 16;
+		void *keep = heap_malloc(&H, size), *o = heap_malloc(&H, size);
+		REQUIRE(keep && o);
+		fill(o, size, 3);
+		heap_free(&H, o);
+		snprintf(want, sizeof want, "heap: realloc of %s (a freed block)", hex(o));
+		void *r = (void *)1;
+		EXPECT_REPORT(r = heap_realloc(&H, o, 100), HEAP_ERR_INVALID_PTR, o, want);
+		CHECK(r == NULL);
+		EXPECT_REPORT(r = heap_realloc(&H, o, 8), HEAP_ERR_INVALID_PTR, o, want);
+		CHECK(r == NULL);
+		snprintf(want, sizeof want, "heap: usable_size of %s (a freed block)", hex(o));
+		size_t u = 1;
+		EXPECT_REPORT(u = heap_usable_size(&H, o), HEAP_ERR_INVALID_PTR, o, want);
+		CHECK_EQ_U(u, 0);
+		CHECK_EQ_U(H.slab_live[k], 1);
+		heap_free(&H, keep);
+	}
+	expect_empty();
+}
+
+/* ----- realloc, calloc, memalign ----- */
+
+HTEST(slab_realloc_grows_shrinks_and_keeps_contents)
+{
+	setup_slabs();
+	void *keep = heap_malloc(&H, 16);   /* holds class 16's run while objects move */
+	REQUIRE(keep);
+
+	/* Grow through the classes, then into an ordinary block, then a large one. */
+	void *p = heap_malloc(&H, 10);
+	REQUIRE(p);
+	fill(p, 16, 1);
+	void *old = p;
+	p = heap_realloc(&H, p, 30);
+	REQUIRE(p && p != old);
+	CHECK_EQ_U(heap_usable_size(&H, p), 32);
+	CHECK(filled(p, 16, 1));
+	CHECK_EQ_U(H.slab_live[0], 1);   /* the old object was freed */
+	CHECK_EQ_U(H.slab_live[1], 1);
+	fill(p, 32, 2);
+	old = p;
+	p = heap_realloc(&H, p, 64);
+	REQUIRE(p && p != old);
+	CHECK_EQ_U(heap_usable_size(&H, p), 64);
+	CHECK(filled(p, 32, 2));
+	CHECK_EQ_U(H.slab_live[1], 0);
+	fill(p, 64, 3);
+	old = p;
+	p = heap_realloc(&H, p, 65);
+	REQUIRE(p && p != old);
+	CHECK(!on_run_page(p));
+	CHECK_EQ_U(heap_usable_size(&H, p), 72);
+	CHECK(filled(p, 64, 3));
+	CHECK_EQ_U(H.slab_live[3], 0);
+	HEAP_CLEAN();
+	/* An ordinary block realloc'd small stays a block (shrinking keeps the place). */
+	void *q = heap_realloc(&H, p, 10);
+	CHECK(q == p);
+	CHECK(filled(q, 10, 3));
+	heap_free(&H, q);
+
+	void *a = heap_malloc(&H, 48);
+	REQUIRE(a);
+	fill(a, 48, 4);
+	void *big = heap_realloc(&H, a, 300000);
+	REQUIRE(big && big != a);
+	CHECK(!in_brk(big));
+	CHECK(filled(big, 48, 4));
+	CHECK_EQ_U(H.slab_live[2], 0);
+	heap_free(&H, big);
+	HEAP_CLEAN();
+
+	/* Shrinking, or the same class: the same object. */
+	void *b = heap_malloc(&H, 64);
+	REQUIRE(b);
+	fill(b, 64, 5);
+	CHECK(heap_realloc(&H, b, 64) == b);
+	CHECK(heap_realloc(&H, b, 50) == b);
+	CHECK(heap_realloc(&H, b, 1) == b);
+	CHECK_EQ_U(heap_usable_size(&H, b), 64);
+	CHECK(filled(b, 64, 5));
+	/* Size 0 keeps it allocated (heap.h: it does not free p). */
+	CHECK(heap_realloc(&H, b, 0) == b);
+	CHECK_EQ_U(heap_usable_size(&H, b), 64);
+	CHECK(filled(b, 64, 5));
+	CHECK_EQ_U(H.slab_live[3], 1);
+	heap_free(&H, b);
+
+	/* NULL is malloc: an object of its class. */
+	void *n = heap_realloc(&H, NULL, 10);
+	REQUIRE(n);
+	CHECK(on_run_page(n));
+	CHECK_EQ_U(heap_usable_size(&H, n), 16);
+	void *z = heap_realloc(&H, NULL, 0);
+	REQUIRE(z);
+	CHECK_EQ_U(heap_usable_size(&H, z), 16);
+	CHECK(z != n && z != keep);
+
+	/* Grown in a fresh heap's run: the run, the new object and the block all still consistent. */
+	static void *many[300];
+	for (int i = 0; i < 300; i++) {
+		REQUIRE(many[i] = heap_malloc(&H, 16));
+		fill(many[i], 16, (unsigned)i);
+	}
+	for (int i = 0; i < 300; i += 2) {
+		void *g = heap_realloc(&H, many[i], (size_t)(17 + i % 200));
+		REQUIRE(g);
+		CHECK(filled(g, 16, (unsigned)i));
+		many[i] = g;
+	}
+	HEAP_CLEAN();
+	for (int i = 0; i < 300; i++)
+		heap_free(&H, many[i]);
+	heap_free(&H, n);
+	heap_free(&H, z);
+	heap_free(&H, keep);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
+HTEST(slab_realloc_failure_keeps_the_object)
+{
+	setup_slabs();
+	void *o = heap_malloc(&H, 30);
+	REQUIRE(o);
+	fill(o, 32, 6);
+	E.cap = E.brk;                  /* nothing more from the break */
+	E.large_cap = E.mapped_bytes;   /* nor from map_pages */
+	/* Use the rest of the break so that a bigger class cannot get a run. */
+	static void *fillers[2000];
+	size_t nf = 0;
+	while (nf < 2000 && (fillers[nf] = heap_malloc(&H, 2000)) != NULL)
+		nf++;
+	REQUIRE(nf < 2000);
+	struct heap_stats before = stats();
+	CHECK(heap_realloc(&H, o, 500000) == NULL);   /* would go large: nothing can be mapped */
+	CHECK(heap_realloc(&H, o, 5000) == NULL);     /* no room left in the break */
+	CHECK(stats_equal(stats(), before));
+	CHECK(filled(o, 32, 6));
+	CHECK_EQ_U(heap_usable_size(&H, o), 32);
+	CHECK_EQ_U(H.slab_live[1], 1);
+	HEAP_CLEAN();
+	void *r;
+	E.cap = RESERVE;
+	E.large_cap = GiB;
+	r = heap_realloc(&H, o, 500);
+	REQUIRE(r);
+	CHECK(filled(r, 32, 6));
+	heap_free(&H, r);
+	for (size_t i = 0; i < nf; i++)
+		heap_free(&H, fillers[i]);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
+HTEST(slab_calloc_zeroes_and_memalign_places)
+{
+	static void *p[200];
+
+	setup_slabs();
+	/* Dirty objects of every class, freed, then calloc'd back (same runs, same places). */
+	for (int i = 0; i < 200; i++) {
+		REQUIRE(p[i] = heap_malloc(&H, (size_t)(1 + i % 64)));
+		memset(p[i], 0xff, heap_usable_size(&H, p[i]));
+	}
+	for (int i = 0; i < 200; i++)
+		heap_free(&H, p[i]);
+	int reused = 0;
+	for (int i = 0; i < 200; i++) {
+		size_t n = (size_t)(1 + i % 64);
+		void *c = heap_calloc(&H, n, 1);
+		REQUIRE(c);
+		CHECK(on_run_page(c));
+		CHECK_EQ_U(heap_usable_size(&H, c), class_size(n));
+		unsigned char *b = c;
+		for (size_t k = 0; k < n; k++)
+			if (b[k]) {
+				CHECK(b[k] == 0);
+				break;
+			}
+		for (int j = 0; j < 200; j++)
+			reused += c == p[j];
+		p[i] = c;
+	}
+	CHECK(reused > 0);
+	void *c4 = heap_calloc(&H, 4, 16);   /* 64 bytes: an object */
+	REQUIRE(c4);
+	CHECK(on_run_page(c4));
+	CHECK_EQ_U(heap_usable_size(&H, c4), 64);
+	void *c0 = heap_calloc(&H, 0, 8);
+	REQUIRE(c0);
+	CHECK_EQ_U(heap_usable_size(&H, c0), 16);
+	void *c65 = heap_calloc(&H, 5, 13);
+	REQUIRE(c65);
+	CHECK(!on_run_page(c65));
+	for (int i = 0; i < 200; i++)
+		heap_free(&H, p[i]);
+	heap_free(&H, c4);
+	heap_free(&H, c0);
+	heap_free(&H, c65);
+	HEAP_CLEAN();
+
+	/* memalign: up to 16 it is a plain request (an object); above, a 64-aligned ordinary block. */
+	void *m16 = heap_memalign(&H, 16, 40), *m8 = heap_memalign(&H, 8, 40), *m1 = heap_memalign(&H, 1, 64);
+	REQUIRE(m16 && m8 && m1);
+	CHECK(on_run_page(m16) && on_run_page(m8) && on_run_page(m1));
+	CHECK_EQ_U(heap_usable_size(&H, m16), 48);
+	CHECK_EQ_U(heap_usable_size(&H, m1), 64);
+	void *m64 = heap_memalign(&H, 64, 40), *m32 = heap_memalign(&H, 32, 10), *m4k = heap_memalign(&H, 4096, 16);
+	REQUIRE(m64 && m32 && m4k);
+	CHECK(aligned(m64, 64) && aligned(m32, 32) && aligned(m4k, 4096));
+	CHECK(!on_run_page(m64) && !on_run_page(m32) && !on_run_page(m4k));
+	CHECK(heap_usable_size(&H, m64) >= 40);
+	memset(m64, 1, heap_usable_size(&H, m64));
+	memset(m4k, 2, heap_usable_size(&H, m4k));
+	HEAP_CLEAN();
+	heap_free(&H, m16);
+	heap_free(&H, m8);
+	heap_free(&H, m1);
+	heap_free(&H, m64);
+	heap_free(&H, m32);
+	heap_free(&H, m4k);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
+/* ----- the walker and the leak lister ----- */
+
+struct walk_entry { uintptr_t p; size_t size; int used; };
+static struct walk_entry walked[1200];
+static size_t nwalked;
+
+static void walk_rec(void *ctx, void *ptr, size_t size, int used)
+{
+	(void)ctx;
+	if (nwalked < sizeof walked / sizeof walked[0])
+		walked[nwalked] = (struct walk_entry){ (uintptr_t)ptr, size, used };
+	nwalked++;
+}
+
+static struct heap_block_info leaked[600];
+static size_t nleaked;
+
+static void leak_rec(void *ctx, const struct heap_block_info *b)
+{
+	(void)ctx;
+	if (nleaked < sizeof leaked / sizeof leaked[0])
+		leaked[nleaked] = *b;
+	nleaked++;
+}
+
+HTEST(slab_walk_and_leaks_see_each_object)
+{
+	void *o32[6], *o64[3];
+
+	setup_slabs();
+	for (int i = 0; i < 6; i++)
+		REQUIRE(o32[i] = heap_malloc(&H, 32));
+	void *blk = heap_malloc(&H, 100);
+	for (int i = 0; i < 3; i++)
+		REQUIRE(o64[i] = heap_malloc(&H, 64));
+	REQUIRE(blk);
+	heap_free(&H, o32[1]);
+	heap_free(&H, o32[3]);
+	heap_free(&H, o64[0]);
+	struct heap_slab *r32 = run_of(o32[0]), *r64 = run_of(o64[1]);
+	REQUIRE(r32 != r64);
+	CHECK((char *)r32 == E.base + 16);
+	struct heap_stats s = stats();
+
+	nwalked = 0;
+	heap_walk(&H, walk_rec, NULL);
+	REQUIRE(nwalked <= sizeof walked / sizeof walked[0]);
+	/* In address order: run 32 (125 objects), the block, run 64 (62 objects), the free top. */
+	size_t i = 0, used = 0;
+	for (unsigned k = 0; k < 125; k++, i++) {
+		REQUIRE(i < nwalked);
+		CHECK_EQ_U(walked[i].p, (uintptr_t)r32 + HEAP_SLAB_HDR + k * 32);
+		CHECK_EQ_U(walked[i].size, 32);
+		bool live = k == 0 || k == 2 || k == 4 || k == 5;
+		CHECK_EQ_U(walked[i].used, live ? HEAP_WALK_USED : HEAP_WALK_FREE);
+	}
+	REQUIRE(i < nwalked);
+	CHECK_EQ_U(walked[i].p, (uintptr_t)blk);
+	CHECK_EQ_U(walked[i].used, HEAP_WALK_USED);
+	CHECK_EQ_U(walked[i].size, heap_usable_size(&H, blk));
+	i++;
+	/* Whatever lies between the block and run 64 (an alignment gap) is free. */
+	while (i < nwalked && walked[i].p != (uintptr_t)r64 + HEAP_SLAB_HDR) {
+		CHECK_EQ_U(walked[i].used, HEAP_WALK_FREE);
+		i++;
+	}
+	for (unsigned k = 0; k < 62; k++, i++) {
+		REQUIRE(i < nwalked);
+		CHECK_EQ_U(walked[i].p, (uintptr_t)r64 + HEAP_SLAB_HDR + k * 64);
+		CHECK_EQ_U(walked[i].size, 64);
+		CHECK_EQ_U(walked[i].used, k == 1 || k == 2 ? HEAP_WALK_USED : HEAP_WALK_FREE);
+	}
+	for (; i < nwalked; i++)
+		CHECK_EQ_U(walked[i].used, HEAP_WALK_FREE);
+	for (size_t j = 0; j < nwalked; j++)
+		used += walked[j].used == HEAP_WALK_USED;
+	CHECK_EQ_U(used, 4 + 1 + 2);
+	CHECK_EQ_U(used, s.slab_objects + s.used_blocks - s.slab_runs);
+
+	nleaked = 0;
+	CHECK_EQ_U(heap_leaks(&H, leak_rec, NULL), 7);
+	REQUIRE(nleaked == 7);
+	void *want[7] = { o32[0], o32[2], o32[4], o32[5], blk, o64[1], o64[2] };
+	size_t want_size[7] = { 32, 32, 32, 32, heap_usable_size(&H, blk), 64, 64 };
+	for (int j = 0; j < 7; j++) {
+		CHECK(leaked[j].ptr == want[j]);
+		CHECK_EQ_U(leaked[j].size, want_size[j]);
+		CHECK(!leaked[j].large);
+		CHECK(leaked[j].alloc_pc == 0 && leaked[j].seq == 0);
+	}
+	heap_free(&H, o32[0]);
+	heap_free(&H, o32[2]);
+	heap_free(&H, o32[4]);
+	heap_free(&H, o32[5]);
+	nleaked = 0;
+	CHECK_EQ_U(heap_leaks(&H, leak_rec, NULL), 3);
+	CHECK(nleaked == 3 && leaked[0].ptr == blk && leaked[1].ptr == o64[1] && leaked[2].ptr == o64[2]);
+	heap_free(&H, blk);
+	heap_free(&H, o64[1]);
+	heap_free(&H, o64[2]);
+	CHECK_EQ_U(heap_leaks(&H, leak_rec, NULL), 0);
+	expect_empty();
+}
+
+/* ----- heap_check and damaged runs ----- */
+
+/* heap_check fails, naming run r (if not NULL) and saying `also` (if not NULL). */
+static void expect_check_finds(const void *r, const char *also)
+{
+	char why[256];
+
+	CHECK(heap_check(&H, why, sizeof why) == -1);
+	CHECK(strstr(why, "heap_check:") == why);
+	if (r)
+		CHECK(strstr(why, "slab") != NULL);
+	if (r)
+		CHECK(strstr(why, hex(r)) != NULL);
+	if (also)
+		CHECK(strstr(why, also) != NULL);
+	printf("# found: %s\n", why);
+}
+
+HTEST(slab_check_finds_damaged_runs)
+{
+	static void *o16[10], *o64[10];
+
+	setup_slabs();
+	for (int i = 0; i < 10; i++) {
+		REQUIRE(o16[i] = heap_malloc(&H, 16));
+		REQUIRE(o64[i] = heap_malloc(&H, 64));
+	}
+	heap_free(&H, o16[4]);
+	heap_free(&H, o64[4]);
+	struct heap_slab *s16 = run_of(o16[0]), *s64 = run_of(o64[0]);
+	REQUIRE((char *)s16 == (char *)o16[0] - 64 && (char *)s64 == (char *)o64[0] - 64);
+	HEAP_CLEAN();
+
+	/* The check word (the first 8 bytes of the run). */
+	uint64_t *check = (uint64_t *)s16, saved = *check;
+	*check ^= 0x1000;
+	expect_check_finds(s16, "head damaged");
+	*check = saved;
+	HEAP_CLEAN();
+	uint64_t saved64 = *(uint64_t *)s64;
+	*(uint64_t *)s64 = 0x4141414141414141ull;
+	expect_check_finds(s64, "head damaged");
+	*(uint64_t *)s64 = saved64;
+	HEAP_CLEAN();
+
+	/* A free bit past cap: class 16 (251 objects: word 3 bit 59), class 64 (62: word 0 bit 62, word 1). */
+	uint64_t fb = s16->free_bits[3];
+	s16->free_bits[3] |= 1ull << 59;
+	expect_check_finds(s16, "past its 251 objects");
+	s16->free_bits[3] = fb;
+	HEAP_CLEAN();
+	fb = s64->free_bits[0];
+	s64->free_bits[0] |= 1ull << 62;
+	expect_check_finds(s64, "past its 62 objects");
+	s64->free_bits[0] = fb;
+	s64->free_bits[1] = 1;
+	expect_check_finds(s64, "past its 62 objects");
+	s64->free_bits[1] = 0;
+	HEAP_CLEAN();
+
+	/* A live object's bit set (marked free), a free object's bit cleared: the count disagrees. */
+	s16->free_bits[0] ^= 1ull << 2;
+	expect_check_finds(s16, "9 objects live by its count, 8 by its bitmap");
+	s16->free_bits[0] ^= 1ull << 2;
+	HEAP_CLEAN();
+	s64->free_bits[0] ^= 1ull << 4;   /* o64[4] is free */
+	expect_check_finds(s64, "9 objects live by its count, 10 by its bitmap");
+	s64->free_bits[0] ^= 1ull << 4;
+	HEAP_CLEAN();
+	uint16_t live = s64->live;
+	s64->live++;
+	expect_check_finds(s64, NULL);
+	s64->live = live;
+	HEAP_CLEAN();
+
+	/* Its word mask, the counters, the map, the lists. */
+	uint8_t words = s16->words;
+	s16->words ^= 2;
+	expect_check_finds(s16, "word mask");
+	s16->words = words;
+	HEAP_CLEAN();
+	H.slab_live[0]++;
+	expect_check_finds(NULL, "9 live objects of 16 bytes in the runs, the counter says 10");
+	H.slab_live[0]--;
+	HEAP_CLEAN();
+	H.slab_runs++;
+	expect_check_finds(NULL, "slab runs");
+	H.slab_runs--;
+	HEAP_CLEAN();
+	size_t bit = (((uintptr_t)s64 - 16) >> HEAP_SLAB_RUN_SHIFT) - H.slab_pg0;
+	H.slab_map[bit / 64] ^= 1ull << (bit % 64);
+	expect_check_finds(NULL, "slab runs");
+	H.slab_map[bit / 64] ^= 1ull << (bit % 64);
+	HEAP_CLEAN();
+	struct heap_slab *head = H.slab_partial[3];
+	REQUIRE(head == s64);
+	H.slab_partial[3] = NULL;
+	expect_check_finds(NULL, "slab list 3");
+	H.slab_partial[3] = s16;   /* a run of another class */
+	expect_check_finds(NULL, "slab list 3");
+	H.slab_partial[3] = head;
+	HEAP_CLEAN();
+
+	for (int i = 0; i < 10; i++) {
+		if (i == 4)
+			continue;
+		heap_free(&H, o16[i]);
+		heap_free(&H, o64[i]);
+	}
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
+HTEST(slab_damaged_head_refuses_frees_and_malloc_goes_on)
+{
+	static void *o[20];
+	char why[256];
+
+	setup_slabs();
+	for (int i = 0; i < 20; i++) {
+		REQUIRE(o[i] = heap_malloc(&H, 32));
+		fill(o[i], 32, (unsigned)i);
+	}
+	struct heap_slab *s = run_of(o[0]);
+	REQUIRE((char *)s == (char *)o[0] - 64);
+	heap_free(&H, o[10]);
+	HEAP_CLEAN();
+	size_t used = H.used_blocks, in_use = H.in_use_bytes;
+
+	/* The check word overwritten: a free of an object in that run is reported, not obeyed. */
+	uint64_t *check = (uint64_t *)s, saved = *check;
+	*check = 0;
+	uint64_t bits0 = s->free_bits[0];
+	int reports = E.reports;
+	heap_free(&H, o[3]);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_INVALID_FREE);
+	CHECK_EQ_U(E.last_addr, (uintptr_t)o[3]);
+	CHECK(strstr(E.last_line, hex(o[3])) != NULL);
+	CHECK(strstr(E.last_line, "heap: invalid free of ") != NULL);
+	CHECK(strstr(E.last_line, "its slab run's head is damaged") != NULL);
+	CHECK_EQ_U(s->free_bits[0], bits0);
+	CHECK_EQ_U(s->live, 19);
+	CHECK_EQ_U(H.slab_live[1], 19);
+	CHECK(filled(o[3], 32, 3));
+	/* A double free of the freed one is refused the same way; realloc and usable_size too. */
+	heap_free(&H, o[10]);
+	CHECK_EQ_U(E.reports, reports + 2);
+	CHECK_EQ_U(E.last_addr, (uintptr_t)o[10]);
+	CHECK(heap_realloc(&H, o[4], 100) == NULL);
+	CHECK_EQ_U(E.reports, reports + 3);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_INVALID_PTR);
+	CHECK_EQ_U(heap_usable_size(&H, o[4]), 0);
+	CHECK_EQ_U(E.reports, reports + 4);
+	CHECK(filled(o[4], 32, 4));
+	CHECK(heap_check(&H, why, sizeof why) == -1 && strstr(why, "slab") != NULL);
+	/* stats() does not give back a damaged run, and says the same as before. */
+	CHECK_EQ_U(stats().slab_runs, 1);
+	CHECK_EQ_U(H.used_blocks, used);
+	CHECK_EQ_U(H.in_use_bytes, in_use);
+
+	/* malloc still hands out usable memory, of any class, not overlapping anything live. */
+	void *m[8];
+	for (int i = 0; i < 8; i++) {
+		size_t n = (size_t)(1 + i * 9);
+		REQUIRE(m[i] = heap_malloc(&H, n));
+		CHECK(aligned(m[i], 16));
+		CHECK(in_brk(m[i]));
+		for (int j = 0; j < 20; j++)
+			CHECK((char *)m[i] + n <= (char *)o[j] || (char *)m[i] >= (char *)o[j] + 32 || j == 10);
+		CHECK(!((char *)m[i] + n > (char *)s && (char *)m[i] < (char *)s + HEAP_SLAB_HDR));   /* not the head */
+		memset(m[i], 0x77, n);
+	}
+	for (int j = 0; j < 20; j++)
+		if (j != 10)
+			CHECK(filled(o[j], 32, (unsigned)j));
+	*check = saved;
+	HEAP_CLEAN();
+	for (int i = 0; i < 8; i++)
+		heap_free(&H, m[i]);
+	CHECK_EQ_U(E.reports, reports + 4);
+	HEAP_CLEAN();
+
+	/*
+	 * A bitmap that names no free object inside the run (a word flagged in
+	 * the mask but empty, or a bit past cap): malloc reports the run and
+	 * serves the request as an ordinary block.
+	 */
+	uint64_t saved0 = s->free_bits[0];
+	s->free_bits[0] = 0;   /* object 10 and everything past 19 look live, but words says word 0 has room */
+	reports = E.reports;
+	void *b = heap_malloc(&H, 20);
+	REQUIRE(b);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_UNDERFLOW);
+	CHECK_EQ_U(E.last_addr, (uintptr_t)s);
+	CHECK(strstr(E.last_line, "slab run ") != NULL && strstr(E.last_line, "damaged") != NULL);
+	CHECK(strstr(E.last_line, hex(s)) != NULL);
+	CHECK(!on_run_page(b));
+	CHECK_EQ_U(heap_usable_size(&H, b), 24);
+	memset(b, 0x66, 24);
+	s->free_bits[0] = saved0;
+	HEAP_CLEAN();
+	heap_free(&H, b);
+
+	/* Fill the run up to its last object, then leave only a bit past cap (125 objects: word 1 bit 62). */
+	static void *more[200];
+	size_t nm = 0;
+	while (s->live < s->cap)
+		REQUIRE(more[nm++] = heap_malloc(&H, 32));
+	REQUIRE(nm == 106 && H.slab_partial[1] == NULL);
+	heap_free(&H, more[--nm]);   /* the last object: word 1 bit 60 free again */
+	REQUIRE(H.slab_partial[1] == s && s->words == 2);
+	uint64_t saved1 = s->free_bits[1];
+	s->free_bits[1] = 1ull << 62;
+	reports = E.reports;
+	void *c = heap_malloc(&H, 32);
+	REQUIRE(c);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_UNDERFLOW);
+	CHECK_EQ_U(E.last_addr, (uintptr_t)s);
+	CHECK(!on_run_page(c));
+	CHECK(run_of(c) != s);
+	memset(c, 0x55, heap_usable_size(&H, c));
+	CHECK_EQ_U(s->live, s->cap - 1);
+	s->free_bits[1] = saved1;
+	HEAP_CLEAN();
+	heap_free(&H, c);
+	for (size_t i = 0; i < nm; i++)
+		heap_free(&H, more[i]);
+	for (int i = 0; i < 20; i++)
+		if (i != 10)
+			heap_free(&H, o[i]);
+	HEAP_CLEAN();
+	expect_empty();
+}
+
+/* ----- writes after free ----- */
+
+struct span { uintptr_t p; size_t n; };
+
+static int span_cmp(const void *a, const void *b)
+{
+	uintptr_t x = ((const struct span *)a)->p, y = ((const struct span *)b)->p;
+	return x < y ? -1 : x > y;
+}
+
+/* No two of the n spans overlap (sorts them). */
+static bool spans_disjoint(struct span *sp, size_t n)
+{
+	qsort(sp, n, sizeof *sp, span_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (sp[i - 1].p + sp[i - 1].n > sp[i].p)
+			return false;
+	return true;
+}
+
+HTEST(slab_writes_after_free_hand_out_nothing_wrong)
+{
+	enum { N = 1200, M = 3000 };
+	static void *o[N], *q[M];
+	static size_t on[N], qn[M];
+	static struct span sp[N + M];
+
+	setup_slabs();
+	rng_state = seed ^ 0x5eedull;
+	for (int i = 0; i < N; i++) {
+		on[i] = (size_t)(1 + i % 64);
+		REQUIRE(o[i] = heap_malloc(&H, on[i]));
+		on[i] = heap_usable_size(&H, o[i]);
+		fill(o[i], on[i], (unsigned)i);
+	}
+	/* Free two in three (each run keeps live objects, so every run stays a run). */
+	for (int i = 0; i < N; i++)
+		if (i % 3)
+			heap_free(&H, o[i]);
+	/* Scribble every byte of every freed object: pointers into the heap, to live objects, garbage. */
+	for (int i = 0; i < N; i++) {
+		if (i % 3 == 0)
+			continue;
+		uint64_t *w = o[i];
+		for (size_t k = 0; k < on[i] / 8; k++) {
+			switch ((i + (int)k) % 4) {
+			case 0: w[k] = (uint64_t)(uintptr_t)o[(i / 3) * 3]; break;
+			case 1: w[k] = (uint64_t)(uintptr_t)E.base + 8 + rnd() % E.brk; break;
+			case 2: w[k] = ~0ull; break;
+			default: w[k] = rnd(); break;
+			}
+		}
+	}
+	/* The heap's own view is unaffected: nothing it trusts lives in freed objects. */
+	HEAP_CLEAN();
+	size_t nruns = H.slab_runs;
+	for (int m = 0; m < M; m++) {
+		size_t n = rnd() % 65;
+		REQUIRE(q[m] = heap_malloc(&H, n));
+		qn[m] = heap_usable_size(&H, q[m]);
+		CHECK_EQ_U(qn[m], class_size(n));
+		CHECK(placed_in_run(q[m], qn[m]));
+		fill(q[m], qn[m], (unsigned)(m + 7));
+	}
+	CHECK(H.slab_runs > nruns);   /* the old runs filled up, new ones came */
+	size_t ns = 0;
+	for (int i = 0; i < N; i += 3)
+		sp[ns++] = (struct span){ (uintptr_t)o[i], on[i] };
+	for (int m = 0; m < M; m++)
+		sp[ns++] = (struct span){ (uintptr_t)q[m], qn[m] };
+	CHECK(spans_disjoint(sp, ns));
+	for (int i = 0; i < N; i += 3)
+		CHECK(filled(o[i], on[i], (unsigned)i));
+	for (int m = 0; m < M; m++)
+		CHECK(filled(q[m], qn[m], (unsigned)(m + 7)));
+	HEAP_CLEAN();
+	CHECK_EQ_U(E.reports, 0);
+	for (int i = 0; i < N; i += 3)
+		heap_free(&H, o[i]);
+	for (int m = 0; m < M; m++)
+		heap_free(&H, q[m]);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+}
+
+/* ----- running out, the window, the debug levels ----- */
+
+HTEST(slab_out_of_memory_fails_cleanly)
+{
+	static void *p[20000];
+	size_t n = 0, objects = 0, blocks = 0, sizes_failed = 0;
+	bool failed[HEAP_SLAB_MAX + 1] = { false };
+
+	setup_slabs();
+	E.cap = 256 * KiB;
+	E.large_cap = 0;
+	rng_state = seed ^ 0x0badull;
+	/* Until every size 0..64 has failed: more small requests than fit. */
+	while (sizes_failed < HEAP_SLAB_MAX + 1) {
+		size_t size = rnd() % (HEAP_SLAB_MAX + 1);
+		struct heap_stats before = stats();
+		size_t brk_before = E.brk;
+		void *x = heap_malloc(&H, size);
+		if (!x) {
+			CHECK(stats_equal(stats(), before));
+			CHECK_EQ_U(E.brk, brk_before);
+			CHECK(heap_calloc(&H, size, 1) == NULL);
+			CHECK(heap_memalign(&H, 16, size) == NULL);
+			CHECK(heap_realloc(&H, NULL, size) == NULL);
+			CHECK(stats_equal(stats(), before));
+			sizes_failed += !failed[size];
+			failed[size] = true;
+			continue;
+		}
+		REQUIRE(!failed[size]);   /* nothing was freed: a size that ran out stays out */
+		REQUIRE(n < sizeof p / sizeof p[0]);
+		size_t u = heap_usable_size(&H, x);
+		CHECK(u >= size);
+		if (on_run_page(x)) {
+			CHECK_EQ_U(u, class_size(size));
+			objects++;
+		} else {
+			blocks++;   /* no run could be had: an ordinary block */
+		}
+		memset(x, 0x11, u);
+		p[n++] = x;
+	}
+	printf("# out of memory after %zu objects and %zu fallback blocks, %zu runs, break %zu KiB\n", objects,
+	       blocks, H.slab_runs, E.brk / KiB);
+	CHECK(objects > 1000);
+	CHECK_EQ_U(E.brk, 256 * KiB);
+	HEAP_CLEAN();
+	struct heap_stats s = stats();
+	CHECK_EQ_U(s.slab_objects, objects);
+	CHECK_EQ_U(s.used_blocks, s.slab_runs + blocks);
+	/* One freed object makes room for one more of its class. */
+	size_t i = 0;
+	while (!on_run_page(p[i]))
+		i++;
+	size_t u = heap_usable_size(&H, p[i]);
+	heap_free(&H, p[i]);
+	p[i] = heap_malloc(&H, u);
+	CHECK(p[i] != NULL);
+	for (size_t j = 0; j < n; j++)
+		heap_free(&H, p[j]);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+	heap_trim(&H);
+	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
+	expect_empty();
+}
+
+/* A heap over the break only (map_pages NULL), slabs on. */
+static void setup_slabs_brk_only(void)
+{
+	env_open();
+	struct heap_env env = env_for();
+	env.map_pages = NULL;
+	env.unmap_pages = NULL;
+	env.remap_pages = NULL;
+	env.slabs = true;
+	REQUIRE(heap_init(&H, &env) == 0);
+}
+
+HTEST(slab_window_past_256_mib_falls_back_to_blocks)
+{
+	enum { N = 300 };
+	static void *p[N];
+
+	setup_slabs_brk_only();
+	REQUIRE(E.cap >= 512 * MiB);   /* the reservation holds the big block and more */
+	void *big = heap_malloc(&H, 300 * MiB);
+	REQUIRE(big);
+	CHECK(in_brk(big));
+	CHECK(E.brk > HEAP_SLAB_WINDOW);
+	for (int i = 0; i < N; i++) {
+		size_t n = (size_t)(i % 65);
+		REQUIRE(p[i] = heap_malloc(&H, n));
+		CHECK(!on_run_page(p[i]));
+		CHECK((char *)p[i] >= E.base + HEAP_SLAB_WINDOW);
+		CHECK_EQ_U(heap_usable_size(&H, p[i]), block_bytes(n) - HEAP_OVERHEAD);
+		memset(p[i], i, heap_usable_size(&H, p[i]));
+	}
+	CHECK_EQ_U(heap_usable_size(&H, p[1]), 24);
+	CHECK_EQ_U(H.slab_runs, 0);
+	CHECK_EQ_U(stats().slab_objects, 0);
+	void *c = heap_calloc(&H, 1, 10), *m = heap_memalign(&H, 16, 30);
+	REQUIRE(c && m);
+	CHECK(!on_run_page(c) && !on_run_page(m));
+	HEAP_CLEAN();
+	/* Free one, realloc one: blocks as ever. */
+	heap_free(&H, p[7]);
+	p[7] = heap_realloc(&H, p[8], 40);
+	REQUIRE(p[7]);
+	p[8] = NULL;
+	HEAP_CLEAN();
+	for (int i = 0; i < N; i++)
+		heap_free(&H, p[i]);
+	heap_free(&H, c);
+	heap_free(&H, m);
+	HEAP_CLEAN();
+	heap_free(&H, big);
+	CHECK_EQ_U(H.slab_runs, 0);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+	heap_trim(&H);
+	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
+	expect_empty();
+}
+
+/*
+ * heap.h: "Past the window, or when no aligned run can be had, small
+ * requests are ordinary blocks." Once the window is free again (here: the
+ * first 300 MiB of the break, from base + 16, already aligned for a run),
+ * a run can be had there, so small requests must be objects again, even
+ * while some free block past the window exists too.
+ */
+HTEST(slab_runs_return_to_the_window_when_it_has_room)
+{
+	/* (a) A small block past the window stays live; the big block below it is freed. */
+	setup_slabs_brk_only();
+	void *big = heap_malloc(&H, 300 * MiB);
+	REQUIRE(big);
+	void *q = heap_malloc(&H, 1);   /* past the window: an ordinary block (the window is full) */
+	REQUIRE(q);
+	CHECK(!on_run_page(q));
+	CHECK_EQ_U(heap_usable_size(&H, q), 24);
+	heap_free(&H, big);
+	HEAP_CLEAN();
+	struct heap_stats s = stats();
+	CHECK(s.largest_free >= 300 * MiB);   /* the whole window but 16 bytes is one free block */
+	void *o = heap_malloc(&H, 1);
+	REQUIRE(o);
+	if (!on_run_page(o))
+		printf("# malloc(1) = base + %#lx (usable %zu): an ordinary block past the window, with the window free\n",
+		       (unsigned long)((char *)o - E.base), heap_usable_size(&H, o));
+	CHECK(on_run_page(o));
+	CHECK_EQ_U(heap_usable_size(&H, o), 16);
+	CHECK((char *)o < E.base + HEAP_SLAB_WINDOW);
+	CHECK_EQ_U(H.slab_runs, 1);
+	heap_free(&H, o);
+	heap_free(&H, q);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+
+	/* (b) Everything freed, the last small block still in the front cache (so nothing merged yet). */
+	setup_slabs_brk_only();
+	REQUIRE(big = heap_malloc(&H, 300 * MiB));
+	REQUIRE(q = heap_malloc(&H, 1));
+	heap_free(&H, q);
+	heap_free(&H, big);
+	HEAP_CLEAN();
+	REQUIRE(o = heap_malloc(&H, 1));
+	CHECK(on_run_page(o));
+	CHECK_EQ_U(heap_usable_size(&H, o), 16);
+	heap_free(&H, o);
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+	heap_trim(&H);
+	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
+}
+
+HTEST(slab_option_ignored_at_debug_levels)
+{
+	for (unsigned level = 1; level <= HEAP_DEBUG_MAX; level++) {
+		env_open();
+		struct heap_env env = env_for();
+		env.slabs = true;
+		env.debug = level;
+		REQUIRE(heap_init(&H, &env) == 0);
+		CHECK(H.magic == HEAP_MAGIC);
+		CHECK_EQ_U(H.slab_lim, 0);
+		void *p = heap_malloc(&H, 10), *z = heap_malloc(&H, 0), *c = heap_calloc(&H, 3, 5);
+		REQUIRE(p && z && c);
+		CHECK_EQ_U(heap_usable_size(&H, p), 10);
+		CHECK_EQ_U(heap_usable_size(&H, z), 0);
+		CHECK_EQ_U(heap_usable_size(&H, c), 15);
+		CHECK(!on_run_page(p) && !on_run_page(z) && !on_run_page(c));
+		CHECK_EQ_U(H.slab_runs, 0);
+		CHECK_EQ_U(stats().slab_objects, 0);
+		memset(p, 1, 10);
+		heap_free(&H, p);
+		heap_free(&H, z);
+		heap_free(&H, c);
+		heap_flush_quarantine(&H);
+		CHECK_EQ_U(E.reports, 0);
+		expect_empty();
+	}
+}
+
+/* ----- a seeded random run against a shadow table ----- */
+
+struct sobj {
+	unsigned char *p;
+	size_t n, usable;
+	unsigned id;
+	bool slab;
+};
+
+struct slab_cfg {
+	const char *name;
+	uint64_t ops;
+	size_t cap;          /* 0: no cap on the break (no NULL allowed) */
+	size_t grow, trim;   /* 0: defaults */
+};
+
+enum { SSLOTS = 3000 };
+static struct sobj shadow[SSLOTS];
+static struct span audit_sp[SSLOTS];
+static struct heap_block_info audit_leaks[SSLOTS + 16];
+static size_t audit_nleaks;
+static uintptr_t audit_runs[SSLOTS];
+
+static void audit_leak(void *ctx, const struct heap_block_info *b)
+{
+	(void)ctx;
+	if (audit_nleaks < sizeof audit_leaks / sizeof audit_leaks[0])
+		audit_leaks[audit_nleaks] = *b;
+	audit_nleaks++;
+}
+
+static int leak_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct heap_block_info *)a)->ptr;
+	uintptr_t y = (uintptr_t)((const struct heap_block_info *)b)->ptr;
+	return x < y ? -1 : x > y;
+}
+
+static int uptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Live blocks disjoint; with full set: counters against the table, heap_leaks, heap_check. */
+static void slab_audit(bool full, uint64_t op)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < SSLOTS; i++)
+		if (shadow[i].p)
+			audit_sp[n++] = (struct span){ (uintptr_t)shadow[i].p, shadow[i].usable };
+	if (!spans_disjoint(audit_sp, n)) {
+		char m[80];
+		snprintf(m, sizeof m, "live blocks overlap at op %llu", (unsigned long long)op);
+		htest_fail(__FILE__, __LINE__, m);
+		longjmp(htest.leave, 1);
+	}
+	if (!full)
+		return;
+	struct heap_stats st = stats();   /* gives back empty runs: the rest each hold a live object */
+	HEAP_CLEAN();
+	size_t objs = 0, bytes = 0, per[HEAP_SLAB_CLASSES] = { 0 }, nruns = 0;
+	for (int i = 0; i < SSLOTS; i++) {
+		struct sobj *s = &shadow[i];
+		if (!s->p)
+			continue;
+		REQUIRE(on_run_page(s->p) == s->slab);
+		if (s->slab) {
+			REQUIRE(placed_in_run(s->p, s->usable));
+			objs++;
+			bytes += s->usable;
+			per[s->usable / 16 - 1]++;
+			audit_runs[nruns++] = (uintptr_t)run_of(s->p);
+		}
+	}
+	CHECK_EQ_U(st.slab_objects, objs);
+	CHECK_EQ_U(st.slab_bytes, bytes);
+	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++)
+		CHECK_EQ_U(H.slab_live[k], per[k]);
+	qsort(audit_runs, nruns, sizeof audit_runs[0], uptr_cmp);
+	size_t distinct = 0;
+	for (size_t i = 0; i < nruns; i++)
+		distinct += i == 0 || audit_runs[i] != audit_runs[i - 1];
+	CHECK_EQ_U(st.slab_runs, distinct);
+
+	/* heap_leaks lists exactly the live pointers, with their usable sizes. */
+	audit_nleaks = 0;
+	size_t listed = heap_leaks(&H, audit_leak, NULL);
+	CHECK_EQ_U(listed, n);
+	REQUIRE(audit_nleaks == n);
+	qsort(audit_leaks, n, sizeof audit_leaks[0], leak_cmp);   /* audit_sp is sorted already */
+	size_t leak_objs = 0;
+	for (size_t i = 0; i < n; i++) {
+		REQUIRE((uintptr_t)audit_leaks[i].ptr == audit_sp[i].p);
+		CHECK_EQ_U(audit_leaks[i].size, audit_sp[i].n);
+		leak_objs += on_run_page(audit_leaks[i].ptr);
+	}
+	CHECK_EQ_U(leak_objs, st.slab_objects);
+}
+
+static size_t slab_rand_size(void)
+{
+	unsigned r = (unsigned)(rnd() % 100);
+	if (r < 80)
+		return rnd() % 129;
+	if (r < 95)
+		return 129 + rnd() % 872;
+	return 1001 + rnd() % 4000;
+}
+
+/* A fresh object in slot s (what, align: how it was asked for), checked and filled; false on NULL. */
+static bool slab_take(struct sobj *s, unsigned char *p, size_t n, size_t align, bool zeroed, unsigned id,
+		      const struct slab_cfg *cfg)
+{
+	if (!p)
+		return false;
+	REQUIRE(aligned(p, align < 16 ? 16 : align));
+	size_t u = heap_usable_size(&H, p);
+	REQUIRE(u >= n);
+	bool slab = on_run_page(p);
+	if (slab) {
+		REQUIRE(n <= HEAP_SLAB_MAX && align <= 16);
+		REQUIRE(u == class_size(n));
+		REQUIRE(placed_in_run(p, u));
+	} else if (!cfg->cap && n <= HEAP_SLAB_MAX && align <= 16) {
+		htest_fail(__FILE__, __LINE__, "a small request with room to spare was not served from a run");
+		longjmp(htest.leave, 1);
+	}
+	if (zeroed)
+		for (size_t k = 0; k < n; k++)
+			REQUIRE(p[k] == 0);
+	*s = (struct sobj){ p, n, u, id, slab };
+	fill(p, u, id);
+	return true;
+}
+
+static void slab_model_run(const struct slab_cfg *cfg)
+{
+	uint64_t counts[8] = { 0 };
+	unsigned next_id = 1;
+
+	env_open();
+	struct heap_env env = env_for();
+	env.slabs = true;
+	env.grow_bytes = cfg->grow;
+	env.trim_threshold = cfg->trim;
+	REQUIRE(heap_init(&H, &env) == 0);
+	if (cfg->cap)
+		E.cap = cfg->cap;
+	memset(shadow, 0, sizeof shadow);
+	size_t base_brk = E.brk;
+	rng_state = seed;
+	printf("# slab model %s: seed %llu, %llu ops\n", cfg->name, (unsigned long long)seed,
+	       (unsigned long long)cfg->ops);
+
+	for (uint64_t op = 0; op < cfg->ops; op++) {
+		struct sobj *s = &shadow[rnd() % SSLOTS];
+		unsigned kind = (unsigned)(rnd() % 100);
+		/* With a cap NULL is allowed, but must change nothing: compare the stats around each call. */
+		struct heap_stats before = { 0 };
+		if (cfg->cap)
+			before = stats();
+		if (!s->p) {
+			size_t n = slab_rand_size(), align = 16;
+			unsigned char *p;
+			bool zeroed = false;
+			if (kind < 55) {
+				p = heap_malloc(&H, n);
+				counts[0]++;
+			} else if (kind < 70) {
+				size_t m = 1 + rnd() % 4;
+				n = (n + m - 1) / m;
+				p = heap_calloc(&H, m, n);
+				n *= m;
+				zeroed = true;
+				counts[1]++;
+			} else if (kind < 85) {
+				align = (size_t)1 << (rnd() % 9);   /* 1 .. 256 */
+				p = heap_memalign(&H, align, n);
+				counts[2]++;
+			} else {
+				p = heap_realloc(&H, NULL, n);
+				counts[3]++;
+			}
+			if (!slab_take(s, p, n, align, zeroed, next_id++, cfg)) {
+				REQUIRE(cfg->cap);
+				REQUIRE(stats_equal(stats(), before));
+				counts[6]++;
+			}
+		} else if (kind < 55) {
+			REQUIRE(filled(s->p, s->usable, s->id));
+			heap_free(&H, s->p);
+			s->p = NULL;
+			counts[4]++;
+		} else {
+			REQUIRE(filled(s->p, s->usable, s->id));
+			size_t n = rnd() % 10 == 0 ? 0 : slab_rand_size();
+			unsigned char *q = heap_realloc(&H, s->p, n);
+			counts[5]++;
+			if (!q) {
+				REQUIRE(cfg->cap);
+				REQUIRE(stats_equal(stats(), before));
+				REQUIRE(filled(s->p, s->usable, s->id));
+				counts[6]++;
+				continue;
+			}
+			REQUIRE(aligned(q, 16));
+			if (n <= s->usable)
+				REQUIRE(q == s->p);   /* shrinking (objects and blocks alike) keeps the place */
+			size_t keep = n < s->usable ? n : s->usable;
+			REQUIRE(filled(q, keep, s->id));
+			size_t u = heap_usable_size(&H, q);
+			REQUIRE(u >= n);
+			bool slab = on_run_page(q);
+			if (q == s->p) {
+				REQUIRE(slab == s->slab);
+				if (slab)
+					REQUIRE(u == s->usable);
+			} else if (slab) {
+				REQUIRE(n <= HEAP_SLAB_MAX && u == class_size(n));
+				REQUIRE(placed_in_run(q, u));
+			} else if (!cfg->cap && n <= HEAP_SLAB_MAX) {
+				htest_fail(__FILE__, __LINE__, "realloc moved to a small size, not into a run");
+				longjmp(htest.leave, 1);
+			}
+			*s = (struct sobj){ q, n, u, next_id++, slab };
+			fill(q, u, s->id);
+		}
+		if (op % 1000 == 999)
+			slab_audit((op + 1) % 10000 == 0, op);
+	}
+	slab_audit(true, cfg->ops);
+	struct heap_stats st = stats();
+	printf("# slab model %s: malloc %llu calloc %llu memalign %llu realloc(NULL) %llu free %llu realloc %llu"
+	       " NULL %llu; %zu runs, %zu objects, brk %zu KiB, peak %zu KiB\n", cfg->name,
+	       (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts[2],
+	       (unsigned long long)counts[3], (unsigned long long)counts[4], (unsigned long long)counts[5],
+	       (unsigned long long)counts[6], st.slab_runs, st.slab_objects, st.brk_bytes / KiB,
+	       st.peak_in_use / KiB);
+	if (!cfg->cap)
+		CHECK_EQ_U(counts[6], 0);
+	for (int i = 0; i < SSLOTS; i++) {
+		if (shadow[i].p) {
+			REQUIRE(filled(shadow[i].p, shadow[i].usable, shadow[i].id));
+			heap_free(&H, shadow[i].p);
+			shadow[i].p = NULL;
+		}
+	}
+	CHECK_EQ_U(E.reports, 0);
+	expect_empty();
+	CHECK_EQ_U(stats().slab_runs, 0);
+	heap_trim(&H);
+	CHECK_EQ_U(E.brk, base_brk);
+	expect_empty();
+}
+
+HTEST(slab_random_model)
+{
+	static const struct slab_cfg cfg = { "default", 200000, 0, 0, 0 };
+	slab_model_run(&cfg);
+}
+
+/* Every free at the top trims, every miss grows: runs made and given back at the break's edge. */
+HTEST(slab_random_model_tight_tuning)
+{
+	static const struct slab_cfg cfg = { "tight", 100000, 0, 4096, 4096 };
+	slab_model_run(&cfg);
+}
+
+/* The break capped: runs cannot always be had, small requests fall back to blocks or fail cleanly. */
+HTEST(slab_random_model_capped)
+{
+	static const struct slab_cfg cfg = { "capped", 100000, 512 * KiB, 0, 0 };
+	slab_model_run(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+	seed_from(argc, argv, "test_heap_slab");
+
+	HRUN(slab_sizes_0_to_64_are_objects_of_their_class);
+	HRUN(slab_objects_of_one_class_are_size_apart);
+	HRUN(slabs_off_by_default_and_sizes_above_64_are_blocks);
+	HRUN(slab_class_past_one_run_makes_a_second);
+	HRUN(slab_run_that_empties_beside_another_with_room_is_given_back);
+	HRUN(slab_malloc_free_pairs_keep_one_run);
+	HRUN(slab_empty_runs_given_back_by_stats_trim_and_flush);
+	HRUN(slab_double_free_is_reported);
+	HRUN(slab_interior_pointers_are_reported);
+	HRUN(slab_head_and_past_the_last_object_are_reported);
+	HRUN(slab_freed_object_refused_by_realloc_and_usable_size);
+	HRUN(slab_realloc_grows_shrinks_and_keeps_contents);
+	HRUN(slab_realloc_failure_keeps_the_object);
+	HRUN(slab_calloc_zeroes_and_memalign_places);
+	HRUN(slab_walk_and_leaks_see_each_object);
+	HRUN(slab_check_finds_damaged_runs);
+	HRUN(slab_damaged_head_refuses_frees_and_malloc_goes_on);
+	HRUN(slab_writes_after_free_hand_out_nothing_wrong);
+	HRUN(slab_out_of_memory_fails_cleanly);
+	HRUN(slab_window_past_256_mib_falls_back_to_blocks);
+	HRUN(slab_runs_return_to_the_window_when_it_has_room);
+	HRUN(slab_option_ignored_at_debug_levels);
+	HRUN(slab_random_model);
+	HRUN(slab_random_model_tight_tuning);
+	HRUN(slab_random_model_capped);
+	env_close();
+	return htest_done();
+}
