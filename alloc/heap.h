@@ -45,7 +45,8 @@
  *               HEAP_SLAB_MAX (64) bytes are objects without a header, in
  *               runs of one class each (16, 32, 48 or 64 bytes). A run is
  *               an ordinary used block of HEAP_SLAB_RUN (4 KiB) bytes
- *               whose payload is 4 KiB aligned; struct heap_slab opens it
+ *               whose payload starts 16 bytes past a 4 KiB boundary
+ *               (HEAP_SLAB_OFF, heap_impl.h); struct heap_slab opens it
  *               (a bitmap of its free objects, its list links) and the
  *               objects follow. heap.slab_map has one bit per 4 KiB page
  *               of the first HEAP_SLAB_WINDOW (256 MiB) of the break, set
@@ -362,7 +363,8 @@ struct heap_large {
 
 /*
  * The head of a slab run (see "slabs" at the top of this file), at its
- * 4 KiB-aligned start; objects of `size` bytes follow from start + 64.
+ * start, 16 bytes past a 4 KiB boundary; objects of `size` bytes follow
+ * from start + 64.
  */
 struct heap_slab {
 	uint64_t check;            /* start ^ heap.secret ^ HEAP_SLAB_SALT: says this is a run */

@@ -8,7 +8,8 @@
  *
  * A run is an ordinary used block of the break (so the TLSF core, trimming
  * and heap_check's walk of the chain see a block like any other) whose
- * payload starts on a 4 KiB boundary. Nothing about a run is kept in the
+ * payload starts 16 bytes past a 4 KiB boundary (HEAP_SLAB_OFF: where a
+ * fresh break's first payload is). Nothing about a run is kept in the
  * memory callers own: the free objects are bits in its head, not links in
  * the objects, so a write after free cannot make the heap hand out a wild
  * pointer, and a double free is known exactly.
