@@ -773,6 +773,38 @@ slow:
 }
 
 /*
+ * free0's way out for a header it could not take as a used block of the
+ * cache's sizes. The common case among them, a used block too big for the
+ * cache, is checked here as classify would (tag, flags, fits, the next
+ * header, the free block before it) and merged at once; anything else goes
+ * to free0_slow, which classifies from scratch and reports.
+ */
+static __attribute__((noinline)) void free0_other(struct heap *h, blk_t b, uint64_t w)
+{
+	size_t size = word_size(w);
+
+	if (ALLOC_UNLIKELY((w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) || size <= h->cache_max_block ||
+			   size > heap_epilogue(h) - b || !word_tag_ok(h, b, w)))
+		goto slow;
+	blk_t n = b + size;
+	uint64_t wn = word_at(n);
+	if (ALLOC_UNLIKELY(!word_tag_ok(h, n, wn) || word_prev_is_free(wn)))
+		goto slow;
+	if (word_prev_is_free(w)) {
+		blk_t prev = blk_prev_phys(b);
+		if (ALLOC_UNLIKELY(prev < heap_first_blk(h) || prev + HEAP_MIN_BLOCK > b || (prev & 15) != 8))
+			goto slow;
+		uint64_t wp = word_at(prev);
+		if (ALLOC_UNLIKELY(!word_tag_ok(h, prev, wp) || !word_is_free(wp) || prev + word_size(wp) != b))
+			goto slow;
+	}
+	free_block(h, b);
+	return;
+slow:
+	free0_slow(h, blk_payload(b));
+}
+
+/*
  * Level 0. The fast case is a used block of the front cache's sizes whose
  * predecessor is not free, that does not carry the cache's key, and that
  * cache_push would take: the case in which classify answers PTR_BLOCK (the
@@ -803,14 +835,16 @@ static inline __attribute__((always_inline)) void free0(struct heap *h, uintptr_
 	 * size - MIN wraps for a size below the minimum (a stale epilogue's 0).
 	 */
 	size_t size = w & (2 * HEAP_CACHE_MAX_BLOCK - HEAP_ALIGN);
-	if (ALLOC_UNLIKELY(size - HEAP_MIN_BLOCK > h->cache_max_block - HEAP_MIN_BLOCK || size > e - b))
-		goto slow;
+	if (ALLOC_UNLIKELY(size - HEAP_MIN_BLOCK > h->cache_max_block - HEAP_MIN_BLOCK || size > e - b)) {
+		free0_other(h, b, w);
+		return;
+	}
 	if (ALLOC_UNLIKELY(w != make_word(h, b, size, 0))) {
 		/* The block before it is free: the cache will not take it; merge it at once. */
 		if (w == make_word(h, b, size, HEAP_BLK_PREV_FREE))
 			free0_merge_prev(h, b, size);
 		else
-			free0_slow(h, p);
+			free0_other(h, b, w);
 		return;
 	}
 	unsigned c = cache_class(size);

@@ -192,6 +192,73 @@ HTEST(misuse_with_forged_tags_is_still_caught)
 	expect_empty();
 }
 
+/*
+ * Blocks too big for the front cache take their own way out of the fast
+ * free (free0_other): the same misuse must be reported there as anywhere.
+ */
+HTEST(misuse_of_blocks_too_big_for_the_cache)
+{
+	setup();
+	char *d = heap_malloc(&H, 8000), *x = heap_malloc(&H, 3000), *y = heap_malloc(&H, 3000), *e = heap_malloc(&H, 100);
+	REQUIRE(d && x && y && e);
+	REQUIRE(heap_usable_size(&H, x) > HEAP_CACHE_MAX_BLOCK);
+
+	/* A double free, before and after the block merged with a free neighbour. */
+	heap_free(&H, x);
+	EXPECT_REPORT(heap_free(&H, x), HEAP_ERR_DOUBLE_FREE, x, "heap: double free of ");
+	heap_free(&H, y);   /* its predecessor x is free: merged with it at once */
+	EXPECT_REPORT(heap_free(&H, y), HEAP_ERR_DOUBLE_FREE, y, "double free");
+	EXPECT_REPORT(heap_free(&H, x), HEAP_ERR_DOUBLE_FREE, x, "double free");
+
+	/* Correctly tagged used headers of a big size inside d, whose neighbours do not agree. */
+	memset(d, 0x5a, 8000);
+	char into_d[64];
+	snprintf(into_d, sizeof into_d, "(interior pointer into %s size ", hex(d));
+	uintptr_t b = (uintptr_t)d + 56;
+	uint64_t w = forge_header(b, 2048);
+	memcpy((void *)b, &w, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8), into_d);
+	uint64_t n = forge_header(b + 2048, 32 | HEAP_BLK_PREV_FREE);
+	memcpy((void *)(b + 2048), &n, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8), "invalid free");
+	n = forge_header(b + 2048, 32);
+	memcpy((void *)(b + 2048), &n, 8);
+	w = forge_header(b, 2048 | HEAP_BLK_PREV_FREE);
+	memcpy((void *)b, &w, 8);
+	uint64_t foot = (uint64_t)(b - 32);
+	memcpy((void *)(b - 8), &foot, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8), "invalid free");
+	foot = 0;
+	memcpy((void *)(b - 8), &foot, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8), "invalid free");
+	/* A size that runs past the break. */
+	w = forge_header(b, (uint64_t)1 << 40);
+	memcpy((void *)b, &w, 8);
+	EXPECT_REPORT(heap_free(&H, (void *)(b + 8)), HEAP_ERR_INVALID_FREE, (void *)(b + 8), into_d);
+
+	heap_free(&H, d);   /* its own header again: a good free */
+	HEAP_CLEAN();
+
+	/* An overflow from f into g's header: f's free is refused and changes nothing. */
+	char *f = heap_malloc(&H, 3000), *g = heap_malloc(&H, 100);
+	REQUIRE(f && g);
+	uint64_t *gh = (uint64_t *)(g - 8), saved = *gh;
+	*gh ^= 1ull << HEAP_BLK_TAG_SHIFT;
+	int reports = E.reports;
+	heap_free(&H, f);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_INVALID_FREE);
+	CHECK(strstr(E.last_line, hex(f)) != NULL);
+	*gh = saved;
+	HEAP_CLEAN();
+	heap_free(&H, f);
+	heap_free(&H, g);
+	heap_free(&H, e);
+	heap_flush_quarantine(&H);
+	heap_trim(&H);
+	expect_empty();
+}
+
 HTEST(misuse_silent_without_report_callback)
 {
 	env_open();
@@ -611,6 +678,7 @@ int main(int argc, char **argv)
 	HRUN(out_of_memory_and_back);
 	HRUN(misuse_is_reported_not_obeyed);
 	HRUN(misuse_with_forged_tags_is_still_caught);
+	HRUN(misuse_of_blocks_too_big_for_the_cache);
 	HRUN(misuse_silent_without_report_callback);
 	HRUN(front_cache_entry_whose_predecessor_is_freed);
 	HRUN(front_cache_survives_writes_after_free);
