@@ -735,12 +735,19 @@ static __attribute__((noinline)) void free0_slow(struct heap *h, uintptr_t p)
 /*
  * free0's way out for a block it has verified but the cache will not take
  * (its class is full, or it would merge with a free block that is not the
- * top): what free0_slow would conclude, without classifying b again. Only
- * the next header's tag is left to check.
+ * top): what free0_slow would conclude, without classifying b again. Left
+ * to check: the next header's tag, and that b is not its class's newest
+ * cached entry.
  */
 static __attribute__((noinline)) void free0_merge(struct heap *h, blk_t b, blk_t n, uint64_t wn)
 {
-	if (ALLOC_UNLIKELY(!word_tag_ok(h, n, wn))) {
+	/*
+	 * A full class sends its frees here before free0 asks whether b is
+	 * its newest entry (a class of 528..1024-byte blocks is full with
+	 * one): a double free of that entry whose key a write after free
+	 * wiped must still be reported, not merged while on the LIFO.
+	 */
+	if (ALLOC_UNLIKELY(!word_tag_ok(h, n, wn) || h->cache_head[cache_class(n - b)] == b)) {
 		free0_slow(h, blk_payload(b));   /* it reports what is wrong */
 		return;
 	}

@@ -58,16 +58,34 @@ static void unlink_run(struct heap *h, struct heap_slab *s)
 	s->next = s->prev = NULL;
 }
 
-/* Gives run s (on its list, no object live) back to the break: merged, and trimmed if may_trim. */
+/*
+ * Gives run s (on its list, no object live) back to the break: merged, and
+ * trimmed if may_trim. No slab path reads the run's block header or its
+ * neighbours', so they are checked here as a free of that block would check
+ * them (an overflow of a few bytes from the block below lands in the
+ * run's header): a damaged one is reported, and the run's block stays
+ * allocated (lost, as heap_check then says) rather than merged by a size
+ * nobody can trust.
+ */
 static void release(struct heap *h, struct heap_slab *s, bool may_trim)
 {
 	size_t bit = map_bit(h, s);
+	struct ptr_info pi;
 
 	unlink_run(h, s);
 	h->slab_map[bit / 64] &= ~(1ull << (bit % 64));
 	s->check = 0;   /* a stale head must never pass for a run */
 	h->slab_runs--;
 	blk_t b = blk_from_payload((uintptr_t)s);
+	enum ptr_kind kind = heap_core_classify(h, (uintptr_t)s, &pi);
+	if (kind != PTR_BLOCK) {
+		char line[200];
+		snprintf(line, sizeof line,
+			 "heap: empty slab run 0x%lx (objects of %u bytes) cannot be given back: %s (an overflow?); it stays allocated",
+			 UL(s), s->size, kind == PTR_BAD && pi.why ? pi.why : "its block header says free");
+		heap_core_report(h, HEAP_ERR_UNDERFLOW, (uintptr_t)s, line);
+		return;
+	}
 	if (may_trim)
 		heap_core_free(h, b);
 	else

@@ -648,6 +648,56 @@ HTEST(front_cache_survives_writes_after_free)
 	expect_empty();
 }
 
+/*
+ * A double free of a class's newest entry after a write after free wiped
+ * its mark, when the class is full: a class of 528..1024-byte blocks is
+ * full with one block, a class of 112-byte blocks with 9. The fast free
+ * must ask "is it the head?" before "is there room?", or the block is
+ * merged while still on its LIFO and nothing is reported.
+ */
+HTEST(front_cache_full_class_double_free_of_its_head)
+{
+	static const size_t sizes[2] = { 1000, 100 };
+	char *p[10];
+
+	for (int t = 0; t < 2; t++) {
+		size_t n = sizes[t];
+		unsigned c = (unsigned)((n + HEAP_OVERHEAD + HEAP_ALIGN - 1) / HEAP_ALIGN - 2);
+		setup();
+		uint32_t limit = H.cache_limit[c];
+		REQUIRE(limit < 10);
+		for (uint32_t i = 0; i <= limit; i++)
+			REQUIRE(p[i] = heap_malloc(&H, n));   /* p[limit] keeps the last one off the top */
+		for (uint32_t i = 0; i < limit; i++)
+			heap_free(&H, p[i]);
+		char *head = p[limit - 1];
+		CHECK_EQ_U(H.cache_count[c], limit);    /* full, head the newest */
+		CHECK(H.cache_head[c] == (uintptr_t)head - 8);
+		uint64_t *mark = (uint64_t *)head + 1, saved = *mark;
+		*mark = 0x4141414141414141ull;          /* a write after free over the mark */
+		int reports = E.reports;
+		heap_free(&H, head);
+		CHECK_EQ_U(E.reports, reports + 1);
+		CHECK_EQ_U(E.last_kind, HEAP_ERR_DOUBLE_FREE);
+		CHECK_EQ_U(E.last_addr, (uintptr_t)head);
+		CHECK_EQ_U(H.cache_count[c], limit);    /* nothing changed */
+		*mark = saved;
+		HEAP_CLEAN();
+		/* The heap still serves a correct program at that address. */
+		char *x = heap_malloc(&H, n);
+		CHECK(x == head);                       /* the pop */
+		memset(x, 0x5a, n);
+		CHECK_EQ_U(heap_usable_size(&H, x), ((n + HEAP_OVERHEAD + HEAP_ALIGN - 1) & ~(size_t)(HEAP_ALIGN - 1)) - HEAP_OVERHEAD);
+		for (uint32_t i = 0; i < limit - 1; i++)
+			REQUIRE(heap_malloc(&H, n) == p[limit - 2 - i]);
+		for (uint32_t i = 0; i <= limit; i++)
+			heap_free(&H, p[i]);
+		CHECK_EQ_U(E.reports, reports + 1);
+		HEAP_CLEAN();
+		expect_empty();
+	}
+}
+
 /* A cached block whose predecessor is freed after it: PREV_FREE changes, the pop still takes it. */
 HTEST(front_cache_entry_whose_predecessor_is_freed)
 {
@@ -682,6 +732,7 @@ int main(int argc, char **argv)
 	HRUN(misuse_silent_without_report_callback);
 	HRUN(front_cache_entry_whose_predecessor_is_freed);
 	HRUN(front_cache_survives_writes_after_free);
+	HRUN(front_cache_full_class_double_free_of_its_head);
 	HRUN(check_finds_corruption);
 	HRUN(walk_visits_blocks_in_order);
 	HRUN(leaks_lists_live_blocks);

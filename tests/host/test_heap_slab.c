@@ -854,6 +854,56 @@ static void expect_check_finds(const void *r, const char *also)
 	printf("# found: %s\n", why);
 }
 
+/*
+ * An overflow of a few bytes from the block just below a run lands in the
+ * run's block header, which no slab path reads. When the run empties and
+ * is given back (by a free, while another run of its class has room, or by
+ * heap_get_stats), that header is checked as a free would check it: the
+ * damage is reported and the run's block kept, never merged by its size.
+ */
+HTEST(slab_run_with_an_overflowed_header_is_kept_not_merged)
+{
+	static void *obj[126];
+
+	for (int how = 0; how < 2; how++) {
+		setup_slabs();
+		REQUIRE(heap_malloc(&H, 16));            /* a class-16 run at the base */
+		char *a = heap_malloc(&H, 4088);         /* a block right after it */
+		int n = how == 0 ? 1 : 126;              /* 125 fill a class-32 run, the 126th opens a second */
+		for (int i = 0; i < n; i++)
+			REQUIRE((obj[i] = heap_malloc(&H, 20)) != NULL);
+		struct heap_slab *r = run_of(obj[0]);
+		REQUIRE((char *)r - 8 == a + 4088);      /* the run's header is a's first byte past its end */
+		uint64_t *hdr = (uint64_t *)((char *)r - 8), saved = *hdr;
+		uint32_t over = 0x00100000;              /* a's overflow by 4 bytes: the size bits now say 1 MiB */
+		memcpy(a + 4088, &over, 4);
+		int reports = E.reports;
+		if (how == 0) {
+			heap_free(&H, obj[0]);               /* the class's only run: it stays, empty */
+			CHECK_EQ_U(E.reports, reports);
+			stats();                             /* gives back every empty run */
+		} else {
+			for (int i = 0; i < 125; i++)
+				heap_free(&H, obj[i]);           /* the last one empties it, the second run has room */
+		}
+		CHECK_EQ_U(E.reports, reports + 1);
+		CHECK_EQ_U(E.last_kind, HEAP_ERR_UNDERFLOW);
+		CHECK_EQ_U(E.last_addr, (uintptr_t)r);
+		CHECK(strstr(E.last_line, "cannot be given back") != NULL && strstr(E.last_line, "it stays allocated") != NULL);
+		CHECK(!on_run_page(r));                  /* no longer a run */
+		expect_check_finds(NULL, "bad check tag");   /* the header is still bad, and found */
+		/* Repaired, the kept block is an ordinary used one: freeing it gives everything back. */
+		*hdr = saved;
+		HEAP_CLEAN();
+		heap_free(&H, r);
+		heap_free(&H, a);
+		if (how == 1)
+			heap_free(&H, obj[125]);
+		CHECK_EQ_U(E.reports, reports + 1);
+		HEAP_CLEAN();
+	}
+}
+
 HTEST(slab_check_finds_damaged_runs)
 {
 	static void *o16[10], *o64[10];
@@ -1659,6 +1709,7 @@ int main(int argc, char **argv)
 	HRUN(slab_realloc_failure_keeps_the_object);
 	HRUN(slab_calloc_zeroes_and_memalign_places);
 	HRUN(slab_walk_and_leaks_see_each_object);
+	HRUN(slab_run_with_an_overflowed_header_is_kept_not_merged);
 	HRUN(slab_check_finds_damaged_runs);
 	HRUN(slab_damaged_head_refuses_frees_and_malloc_goes_on);
 	HRUN(slab_writes_after_free_hand_out_nothing_wrong);
