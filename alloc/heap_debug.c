@@ -391,6 +391,21 @@ static void release(struct heap *h, const struct view *v, uintptr_t caller)
 		heap_core_free(h, v->blk);
 }
 
+/*
+ * Out of memory at a debug level: gives back what the level holds back
+ * (the quarantine, then the free pages at the top of the break) so that
+ * the caller may try once more; false when there was nothing to give. At
+ * level 0 the environment's own reclaim (the kernel's pmm hook) does the
+ * trimming, but at the debug levels it may not call back into the heap
+ * (an operation may be half done when the pmm runs short), so an
+ * allocation that fails does it here, where nothing is half done.
+ */
+static bool give_back(struct heap *h)
+{
+	size_t n = h->debug >= 2 ? heap_dbg_flush(h) : 0;
+	return n + heap_core_trim(h) != 0;
+}
+
 void *heap_dbg_alloc(struct heap *h, size_t n, size_t align, uintptr_t caller)
 {
 	struct view v;
@@ -398,16 +413,22 @@ void *heap_dbg_alloc(struct heap *h, size_t n, size_t align, uintptr_t caller)
 	if (n > PTRDIFF_MAX)
 		return NULL;
 	size_t need = HEAP_DBG_HEAD + n + HEAP_DBG_TAIL_MIN;
-	if (n >= h->env.large_threshold && h->env.map_pages) {
-		uintptr_t cp = (uintptr_t)heap_core_large_alloc(h, need, align, HEAP_DBG_HEAD);
-		if (!cp)
+	for (bool retried = false;; retried = true) {
+		if (n >= h->env.large_threshold && h->env.map_pages) {
+			uintptr_t cp = (uintptr_t)heap_core_large_alloc(h, need, align, HEAP_DBG_HEAD);
+			if (cp) {
+				view_of(&v, cp, 0, (struct heap_large *)cp - 1);
+				break;
+			}
+		} else {
+			uintptr_t cp = (uintptr_t)heap_core_alloc(h, block_size_for(need), align, HEAP_DBG_HEAD);
+			if (cp) {
+				view_of(&v, cp, blk_from_payload(cp), NULL);
+				break;
+			}
+		}
+		if (retried || !give_back(h))
 			return NULL;
-		view_of(&v, cp, 0, (struct heap_large *)cp - 1);
-	} else {
-		uintptr_t cp = (uintptr_t)heap_core_alloc(h, block_size_for(need), align, HEAP_DBG_HEAD);
-		if (!cp)
-			return NULL;
-		view_of(&v, cp, blk_from_payload(cp), NULL);
 	}
 	arm(h, &v, n, caller);
 	return (void *)v.user;

@@ -1,6 +1,7 @@
 /* kernel/cmdline.c - reading the kernel command line (see cmdline.h). */
 #include "cmdline.h"
 
+#include "printk.h"
 #include "lib/string.h"
 
 static char line[512];
@@ -45,8 +46,7 @@ bool parse_u64(const char *s, uint64_t *out)
 		base = 16;
 		s += 2;
 	}
-	if (!*s)
-		return false;
+	const char *digits = s;
 	for (; *s; s++) {
 		unsigned d;
 		if (*s >= '0' && *s <= '9')
@@ -61,6 +61,8 @@ bool parse_u64(const char *s, uint64_t *out)
 			return false;           /* overflow */
 		v = v * base + d;
 	}
+	if (s == digits)
+		return false;           /* no digit: "", "0x", or a bare suffix like "K" */
 	unsigned shift = 0;
 	if (*s == 'K' || *s == 'k')
 		shift = 10;
@@ -81,6 +83,24 @@ bool parse_u64(const char *s, uint64_t *out)
 
 bool cmdline_get_u64(const char *key, uint64_t *out)
 {
-	char buf[32];
-	return cmdline_get(key, buf, sizeof buf) && parse_u64(buf, out);
+	char buf[64];
+
+	if (!cmdline_get(key, buf, sizeof buf))
+		return false;
+	uint64_t v;
+	if (!buf[0]) {
+		printk("cmdline: %s needs a number (%s=N); ignored\n", key, key);
+		return false;
+	}
+	/* A value that filled buf was cut short: refuse it rather than read a prefix. */
+	if (strlen(buf) >= sizeof buf - 1) {
+		printk("cmdline: %s=%s... is too long for a number; ignored\n", key, buf);
+		return false;
+	}
+	if (!parse_u64(buf, &v)) {
+		printk("cmdline: %s=%s is not a number (decimal, 0x hex, K/M/G suffix); ignored\n", key, buf);
+		return false;
+	}
+	*out = v;
+	return true;
 }

@@ -13,7 +13,10 @@ void cmdline_init(const char *cmdline);
 const char *cmdline_raw(void);
 /* Copies the value of key into buf; false if key is absent. A bare flag gives "". */
 bool cmdline_get(const char *key, char *buf, size_t size);
-/* Parses a decimal or 0x-hex value; false if absent or not a number. */
+/*
+ * Parses a number (parse_u64); false if key is absent, or present but not
+ * a number, which it reports on the console (the caller keeps its default).
+ */
 bool cmdline_get_u64(const char *key, uint64_t *out);
 /* Parses decimal / 0x-hex with an optional K, M, G suffix. Returns false on junk. */
 bool parse_u64(const char *s, uint64_t *out);

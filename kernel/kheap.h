@@ -35,8 +35,14 @@ struct heap *kheap(void);                /* the instance, for tests, the shell a
 void kheap_stats(struct heap_stats *st);
 int kheap_check(char *why, size_t len);
 size_t kheap_trim(void);
-/* The pmm's reclaim hook (pmm_set_reclaim): kheap_trim when the heap may be re-entered, else 0. */
-size_t kheap_reclaim(void);                /* at heap.debug=2 it empties the quarantine first */
+/*
+ * The pmm's reclaim hook (pmm_set_reclaim): kheap_trim (which at
+ * heap.debug=2 empties the quarantine first) when the heap may be
+ * re-entered, else 0. Inside the heap's own calls at the debug levels it
+ * may not; there an allocation that runs out gives back the quarantine and
+ * the break's free top itself, and tries once more (alloc/heap_debug.c).
+ */
+size_t kheap_reclaim(void);
 uint64_t kheap_reports(void);           /* misuse reports so far */
 unsigned kheap_debug(void);             /* the debug level, 0..2 */
 /* Level 2: lets every block waiting in the quarantine go (verifying it). Returns how many. */

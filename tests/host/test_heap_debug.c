@@ -361,6 +361,37 @@ HTEST(quarantine_delays_reuse_within_its_budget)
 	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
 }
 
+/*
+ * A quarantine bigger than the memory there is: when the break cannot grow,
+ * an allocation empties the quarantine and tries again, rather than fail
+ * with the memory sitting in freed blocks.
+ */
+HTEST(quarantine_given_back_when_memory_runs_out)
+{
+	env_open();
+	struct heap_env env = env_for();
+	env.debug = 2;
+	env.quarantine_bytes = 64 * MiB;
+	REQUIRE(heap_init(&H, &env) == 0);
+	E.cap = 1 * MiB;                         /* the break may not pass 1 MiB */
+	size_t waited = 0;
+	for (int i = 0; i < 4000; i++) {         /* 4000 blocks of 1000 bytes: about 4 MiB in all */
+		void *p = heap_malloc(&H, 1000);
+		CHECK(p != NULL);
+		if (!p)
+			break;
+		heap_free(&H, p);
+		size_t q = stats().quarantine_bytes;
+		waited = q > waited ? q : waited;
+	}
+	printf("# the quarantine held up to %zu KiB under a 1 MiB break\n", waited / KiB);
+	CHECK(waited > 512 * KiB);               /* it did fill up before it was emptied */
+	CHECK(E.brk <= 1 * MiB);
+	CHECK_EQ_U(E.reports, 0);
+	heap_trim(&H);
+	expect_empty();
+}
+
 HTEST(debug_blocks_keep_every_contract)
 {
 	for (unsigned level = 1; level <= 2; level++) {
@@ -413,6 +444,7 @@ int main(int argc, char **argv)
 	HRUN(read_after_free_sees_poison);
 	HRUN(realloc_and_usable_size_of_a_freed_block);
 	HRUN(quarantine_delays_reuse_within_its_budget);
+	HRUN(quarantine_given_back_when_memory_runs_out);
 	HRUN(debug_blocks_keep_every_contract);
 	env_close();
 	return htest_done();

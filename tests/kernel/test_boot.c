@@ -75,6 +75,23 @@ KTEST(boot, cmdline_parse)
 	KEXPECT(!parse_u64("", &v));
 	KEXPECT(!parse_u64("0x", &v));
 	KEXPECT(!parse_u64("99999999999G", &v));
+	KEXPECT(!parse_u64("K", &v));            /* a suffix needs digits before it */
+	KEXPECT(!parse_u64("0xK", &v));
+	KEXPECT(!parse_u64("g", &v));
+	KEXPECT(parse_u64("0K", &v) && v == 0);
+	{
+		/* A key with a value that is not a number: reported, refused, the caller's default kept. */
+		static char saved[512];
+		strlcpy(saved, cmdline_raw(), sizeof saved);
+		cmdline_init("t.bad=K t.flag t.ok=0x10 t.long=000000000000000000000000000000000000000000000000000000000000000000001");
+		v = 7;
+		KEXPECT(!cmdline_get_u64("t.bad", &v) && v == 7);
+		KEXPECT(!cmdline_get_u64("t.flag", &v) && v == 7);
+		KEXPECT(!cmdline_get_u64("t.long", &v) && v == 7);
+		KEXPECT(!cmdline_get_u64("t.absent", &v) && v == 7);
+		KEXPECT(cmdline_get_u64("t.ok", &v) && v == 16);
+		cmdline_init(saved);
+	}
 	char buf[32];
 	KEXPECT(!cmdline_get("no.such.key", buf, sizeof buf));
 	if (!cmdline_get("ktest", buf, sizeof buf))
