@@ -103,6 +103,27 @@ static blk_t find_free(const struct heap *h, size_t size)
 	return list_head(h, fl, sl);
 }
 
+/*
+ * find_free's rounding skips the list that holds size itself, whose blocks
+ * may or may not fit. Before the break grows or an allocation fails, the
+ * first HEAP_FIT_SCAN blocks of that list are looked at too (a bound, so
+ * that the slow path stays O(1)): a free block that fits is never passed
+ * over for want of looking.
+ */
+#define HEAP_FIT_SCAN 64
+static blk_t fit_in_own_list(const struct heap *h, size_t size)
+{
+	unsigned fl, sl, n = 0;
+
+	if (size >= HEAP_MAX_BRK)
+		return 0;
+	size_to_list(size, &fl, &sl);
+	for (blk_t b = list_head(h, fl, sl); b && n < HEAP_FIT_SCAN; b = blk_next_free(b), n++)
+		if (blk_size(b) >= size)
+			return b;
+	return 0;
+}
+
 /* ----- the break ----- */
 
 /* The free block just below the break, or 0 if the last block is used. */
@@ -123,12 +144,19 @@ static bool grow(struct heap *h, size_t need)
 
 	if (need > HEAP_MAX_BRK)
 		return false;
-	size_t delta = (need + page - 1) & ~(page - 1);
+	size_t pages = (need + page - 1) & ~(page - 1), delta = pages;
 	if (delta < h->env.grow_bytes)
 		delta = h->env.grow_bytes;
-	if (delta > HEAP_MAX_BRK - (h->brk - h->base))
+	if (pages > HEAP_MAX_BRK - (h->brk - h->base))
 		return false;
+	if (delta > HEAP_MAX_BRK - (h->brk - h->base))
+		delta = pages;
 	void *old = h->env.sbrk(h->env.ctx, (intptr_t)delta);
+	/* Short of memory, a whole growth chunk may be refused where the pages needed are not. */
+	if (old == (void *)-1 && delta > pages) {
+		delta = pages;
+		old = h->env.sbrk(h->env.ctx, (intptr_t)delta);
+	}
 	if (old == (void *)-1)
 		return false;
 	ALLOC_ASSERT((uintptr_t)old == h->brk && "grow: the break moved behind the heap's back");
@@ -319,6 +347,14 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 		heap_cache_flush(h);
 		b = find_free(h, need);
 	}
+	if (!b)
+		b = fit_in_own_list(h, need);
+	if (!b && !debug && h->slab_runs && heap_slab_release_empty(h)) {
+		/* Nor must an empty slab run kept for its class (heap_slab_edge). */
+		b = find_free(h, need);
+		if (!b)
+			b = fit_in_own_list(h, need);
+	}
 	if (!b) {
 		/* The rounding in find_free may pass over a top block that fits. */
 		blk_t top = top_free_block(h);
@@ -419,13 +455,62 @@ static blk_t merge_block(struct heap *h, blk_t b, size_t *out)
 }
 
 /* Frees used block b (merge_block), then trims if it ended on top past the limit. */
+/*
+ * Whether every block from n to the break is waiting in the front cache or
+ * is an empty slab run (one kept for its class: heap_slab_edge), but for a
+ * free block on top (at most HEAP_FIT_SCAN of them are looked at; a header
+ * that is not the heap's ends the look with no).
+ */
+static bool only_cached_above(const struct heap *h, blk_t n)
+{
+	blk_t e = heap_epilogue(h);
+
+	for (unsigned i = 0; n != e && i < HEAP_FIT_SCAN; i++) {
+		uint64_t w = word_at(n);
+		if (!word_tag_ok(h, n, w) || word_size(w) < HEAP_MIN_BLOCK || word_size(w) > e - n)
+			return false;
+		if (word_is_free(w))
+			return n + word_size(w) == e;
+		if (!heap_cache_is_cached(h, n, w) &&
+		    !(blk_is_slab(h, n) && ((const struct heap_slab *)blk_payload(n))->live == 0))
+			return false;
+		n += word_size(w);
+	}
+	return n == e;
+}
+
+/*
+ * free_block's case of a free block big enough to trim that is not the top:
+ * if only cached blocks and empty runs stand between it and the top, they
+ * must not pin pages a plain free would give back, so they are let go
+ * first (they merge into the top) and the top is trimmed.
+ */
+static __attribute__((noinline, cold)) void free_block_below_top(struct heap *h, blk_t end, size_t size)
+{
+	size_t limit = trim_limit(h);
+
+	/* Near enough the top for cached blocks, empty runs and an untrimmed top to be all that lies between? */
+	if (h->debug || size <= limit ||
+	    heap_epilogue(h) - end > HEAP_CACHE_BYTES + HEAP_SLAB_CLASSES * HEAP_SLAB_RUN + limit ||
+	    !only_cached_above(h, end))
+		return;
+	heap_cache_flush(h);
+	heap_slab_release_empty(h);
+	maybe_trim(h);
+}
+
 static void free_block(struct heap *h, blk_t b)
 {
 	size_t size;
 
 	b = merge_block(h, b, &size);
-	if (b + size == heap_epilogue(h) && size > trim_limit(h))
-		maybe_trim(h);
+	if (b + size == heap_epilogue(h)) {
+		if (size > trim_limit(h))
+			maybe_trim(h);
+	} else if (ALLOC_UNLIKELY(size > h->env.trim_threshold) && (cache_marked(h, b + size) || blk_is_slab(h, b + size))) {
+		/* The block after it may be one that waits (checked in full there). */
+		free_block_below_top(h, b + size, size);
+	}
 }
 
 /*
@@ -513,12 +598,24 @@ static inline void *carve0(struct heap *h, size_t size, size_t bs)
 static inline __attribute__((always_inline)) enum ptr_kind classify_as(const struct heap *h, uintptr_t p,
 									struct ptr_info *pi, const bool debug)
 {
+	pi->large = NULL;   /* set for PTR_LARGE, and for a damaged large header (the report names it) */
 	if (p & (HEAP_ALIGN - 1)) {
 		pi->why = "misaligned";
 		return PTR_BAD;
 	}
 	if (p < h->base + 16 || p >= h->brk) {
+		/*
+		 * Each header is checked before its link is followed or its run
+		 * trusted (a free unmaps l->run): an underflow from a large
+		 * block's payload refuses every free outside the break, with the
+		 * damaged block named, rather than unmap what it says.
+		 */
 		for (struct heap_large *l = h->large_list; l; l = l->next) {
+			if (!large_header_ok(h, l) || (l->next && !large_header_ok(h, l->next))) {
+				pi->large = large_header_ok(h, l) ? l->next : l;
+				pi->why = "a large block's header is damaged (an underflow?)";
+				return PTR_BAD;
+			}
 			if ((uintptr_t)(l + 1) == p) {
 				pi->large = l;
 				return PTR_LARGE;

@@ -58,7 +58,10 @@
  *               break unless it is its class's only such run (so a
  *               malloc/free pair does not map and drop a run each time);
  *               heap_get_stats, heap_trim and heap_flush_quarantine give
- *               back every empty run. A run that the good fit would
+ *               back every empty run, and so does an allocation before
+ *               the break grows or it fails, and a free that leaves only
+ *               empty runs and cached blocks between a trimmable free
+ *               block and the top. A run that the good fit would
  *               place past the window is looked for again among free
  *               blocks below it (64 at most); when none will do, or no
  *               run can be had at all, small requests are ordinary blocks
@@ -84,7 +87,10 @@
  *               would wait for that store to read its header back.) It is
  *               neither merged nor listed until the cache is flushed: before
  *               the break grows, when an allocation would fail, before any
- *               trim, by heap_trim and by heap_flush_quarantine; the
+ *               trim (also when only cached blocks and empty runs stand
+ *               between a free block big enough to trim and the top: a
+ *               cached block never pins the break), by heap_trim and by
+ *               heap_flush_quarantine; the
  *               flush checks each block's neighbours as a free would (a
  *               cached free reads only the next header's flags) and
  *               reports, rather than merges, a block beside a damaged

@@ -185,12 +185,15 @@ void heap_core_report_bad(struct heap *h, const char *verb, int kind, uintptr_t 
 	if (p >= h->base + 16 && p < h->brk && slab_page(h, p)) {
 		heap_slab_describe(h, p, why, sizeof why);
 	} else if (p < h->base + 16 || p >= h->brk) {
-		for (const struct heap_large *l = h->large_list; l; l = l->next) {
+		for (const struct heap_large *l = h->large_list; l && large_header_ok(h, l); l = l->next) {
 			if (p >= l->run && p < l->run + l->run_bytes) {
 				say_interior(h, (uintptr_t)(l + 1), l->run + l->run_bytes, why, sizeof why);
 				break;
 			}
 		}
+		if (pi->large && !large_header_ok(h, pi->large))
+			snprintf(why, sizeof why, "(the header of large block 0x%lx is damaged (an underflow?); no large free is obeyed until it is mended)",
+				 UL(pi->large + 1));
 		if (!why[0] && h->env.describe_addr)
 			h->env.describe_addr(h->env.ctx, p, hint, sizeof hint);
 	} else {
@@ -394,11 +397,14 @@ size_t heap_flush_quarantine(struct heap *h)
 size_t heap_trim(struct heap *h)
 {
 	check_init(h);
+	/* What the break gave back in all: the frees of the flushes below may trim on their way. */
+	uintptr_t brk = h->brk;
 	if (h->debug >= 2)
 		heap_dbg_flush(h);
 	else if (!h->debug) {
 		heap_cache_flush(h);
 		heap_slab_release_empty(h);
 	}
-	return heap_core_trim(h);
+	heap_core_trim(h);
+	return brk - h->brk;
 }

@@ -154,6 +154,23 @@ static inline size_t large_usable(const struct heap_large *l)
 	return l->run + l->run_bytes - (uintptr_t)(l + 1);
 }
 
+/*
+ * Whether large block l's header is whole: it fits its run, and its word
+ * carries its tag, the LARGE flag and the usable size its run gives. An
+ * underflow from the payload reaches the word before the run fields and
+ * the list links, so a header that passes has links the heap wrote.
+ */
+static inline bool large_header_ok(const struct heap *h, const struct heap_large *l)
+{
+	uintptr_t p = (uintptr_t)(l + 1);
+	size_t page = h->env.page_size;
+
+	return !((p & (HEAP_ALIGN - 1)) || (l->run & (page - 1)) || l->run_bytes % page || (uintptr_t)l < l->run ||
+		 p >= l->run + l->run_bytes) &&
+	       word_tag_ok(h, (uintptr_t)&l->word, l->word) && word_is_large(l->word) &&
+	       word_size(l->word) == l->run + l->run_bytes - p;
+}
+
 /* Whole block bytes for a request of n bytes; n <= PTRDIFF_MAX + 64, so no wrap. */
 static inline size_t block_size_for(size_t n)
 {

@@ -849,6 +849,81 @@ HTEST(trim_never_leaves_a_sliver)
 	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
 }
 
+/*
+ * Memory that exists is found before the break grows or an allocation
+ * fails: a free block that fits but sits on the list find_free's rounding
+ * skips; the pages a request needs when a whole growth chunk is refused;
+ * and a free of everything below a block that waits in the front cache
+ * gives the break back all the same. (Each of these once failed.)
+ */
+HTEST(memory_that_exists_is_found_before_growing_or_failing)
+{
+	for (int capped = 0; capped < 2; capped++) {
+		setup();
+		if (capped)
+			E.cap = 64 * KiB;
+		char *a = heap_malloc(&H, 1096), *g = heap_malloc(&H, 100);   /* a: a 1104-byte block */
+		REQUIRE(a && g);
+		char *fill = heap_malloc(&H, H.free_bytes - 8);              /* the top, exactly */
+		REQUIRE(fill);
+		heap_free(&H, a);                     /* over 1 KiB: not cached, listed */
+		size_t brk0 = E.brk;
+		char *b = heap_malloc(&H, 1096);      /* on the list find_free rounds past */
+		CHECK(b == a);
+		CHECK_EQ_U(E.brk, brk0);
+		heap_free(&H, b);
+		heap_free(&H, g);
+		heap_free(&H, fill);
+		expect_empty();
+	}
+
+	setup();
+	char *fill = heap_malloc(&H, H.free_bytes - 8);   /* the initial 64 KiB, all in use */
+	REQUIRE(fill);
+	E.cap = 64 * KiB + 16 * KiB;           /* 16 KiB more, not a whole 64 KiB chunk */
+	char *p = heap_malloc(&H, 4000), *q = heap_malloc(&H, 100);
+	CHECK(p && q);
+	CHECK(E.brk <= E.cap);
+	heap_free(&H, p);
+	heap_free(&H, q);
+	heap_free(&H, fill);
+	E.cap = RESERVE;
+	expect_empty();
+
+	/* The small block freed first (cached), then 240 KiB below it: the break comes back all the same. */
+	setup();
+	char *b1 = heap_malloc(&H, 120 * KiB), *b2 = heap_malloc(&H, 120 * KiB), *c = heap_malloc(&H, 16);
+	REQUIRE(b1 && b2 && c && in_brk(b1) && in_brk(b2));
+	heap_free(&H, c);
+	CHECK_EQ_U(H.cache_count[0], 1);
+	heap_free(&H, b1);
+	heap_free(&H, b2);
+	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
+	expect_empty();
+}
+
+/* heap_trim says what the break gave back, at every level (level 2's quarantine frees trim on their way). */
+HTEST(trim_returns_what_the_break_gave_back)
+{
+	static void *p[4000];
+
+	for (unsigned level = 0; level <= 2; level++) {
+		env_open();
+		struct heap_env env = env_for();
+		env.debug = level;
+		REQUIRE(heap_init(&H, &env) == 0);
+		for (int i = 0; i < 4000; i++)
+			REQUIRE(p[i] = heap_malloc(&H, 100 + (size_t)(i % 7) * 16));
+		for (int i = 0; i < 4000; i++)
+			heap_free(&H, p[i]);
+		size_t before = E.brk, r = heap_trim(&H);
+		printf("# level %u: heap_trim gave back %zu bytes\n", level, r);
+		CHECK_EQ_U(r, before - E.brk);
+		CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);
+		expect_empty();
+	}
+}
+
 int main(int argc, char **argv)
 {
 	seed_from(argc, argv, "test_heap");
@@ -875,6 +950,8 @@ int main(int argc, char **argv)
 	HRUN(no_map_pages_means_everything_in_the_break);
 	HRUN(tuning_and_a_stubborn_break);
 	HRUN(trim_never_leaves_a_sliver);
+	HRUN(memory_that_exists_is_found_before_growing_or_failing);
+	HRUN(trim_returns_what_the_break_gave_back);
 	env_close();
 	return htest_done();
 }

@@ -698,6 +698,42 @@ HTEST(front_cache_full_class_double_free_of_its_head)
 	}
 }
 
+/*
+ * An underflow from a large block's payload reaches its header: the word
+ * first, then the run's fields and the list links. A free of any pointer
+ * outside the break walks that list and a free unmaps the run it names, so
+ * the headers are checked on the way: every such free is refused and
+ * reported, naming the damaged block, until the header is mended.
+ */
+HTEST(large_header_underflow_refuses_large_frees)
+{
+	setup();
+	char *a = heap_malloc(&H, 300 * KiB), *b = heap_malloc(&H, 300 * KiB);   /* b is the newest: the list's head */
+	REQUIRE(a && b && !in_brk(a) && !in_brk(b));
+	size_t unmaps = E.unmap_calls;
+	uint64_t saved[3];
+	memcpy(saved, b - 24, sizeof saved);
+	memset(b - 24, 0x41, 24);                /* b's word, spare and run_bytes */
+	int reports = E.reports;
+	heap_free(&H, a);
+	CHECK_EQ_U(E.reports, reports + 1);
+	CHECK_EQ_U(E.last_kind, HEAP_ERR_INVALID_FREE);
+	CHECK(strstr(E.last_line, hex(a)) != NULL && strstr(E.last_line, "is damaged") != NULL &&
+	      strstr(E.last_line, hex(b)) != NULL);
+	heap_free(&H, b);
+	CHECK_EQ_U(E.reports, reports + 2);
+	CHECK(heap_realloc(&H, a, 400 * KiB) == NULL);
+	CHECK_EQ_U(E.reports, reports + 3);
+	CHECK_EQ_U(E.unmap_calls, unmaps);       /* nothing unmapped on a damaged header's word */
+	CHECK_EQ_U(stats().large_blocks, 2);
+	memcpy(b - 24, saved, sizeof saved);     /* mended: frees are obeyed again */
+	HEAP_CLEAN();
+	heap_free(&H, a);
+	heap_free(&H, b);
+	CHECK_EQ_U(E.reports, reports + 3);
+	expect_empty();
+}
+
 /* A cached block whose predecessor is freed after it: PREV_FREE changes, the pop still takes it. */
 HTEST(front_cache_entry_whose_predecessor_is_freed)
 {
@@ -733,6 +769,7 @@ int main(int argc, char **argv)
 	HRUN(front_cache_entry_whose_predecessor_is_freed);
 	HRUN(front_cache_survives_writes_after_free);
 	HRUN(front_cache_full_class_double_free_of_its_head);
+	HRUN(large_header_underflow_refuses_large_frees);
 	HRUN(check_finds_corruption);
 	HRUN(walk_visits_blocks_in_order);
 	HRUN(leaks_lists_live_blocks);

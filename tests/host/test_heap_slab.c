@@ -904,6 +904,48 @@ HTEST(slab_run_with_an_overflowed_header_is_kept_not_merged)
 	}
 }
 
+/*
+ * The empty run a class keeps (its only run with room) is let go when it
+ * is in the way: before an allocation would fail or the break grow, and
+ * when everything below it is freed (it must not pin the break).
+ */
+HTEST(slab_kept_empty_run_never_costs_memory)
+{
+	for (int capped = 0; capped < 2; capped++) {
+		setup_slabs();
+		if (capped)
+			E.cap = 64 * KiB;                    /* the break may not pass its first 64 KiB */
+		void *o = heap_malloc(&H, 16);
+		REQUIRE(o);
+		heap_free(&H, o);                        /* empty, kept */
+		CHECK_EQ_U(H.slab_runs, 1);
+		char *big = heap_malloc(&H, H.free_bytes - 8);   /* everything else */
+		REQUIRE(big);
+		size_t brk0 = E.brk;
+		char *q = heap_malloc(&H, 4000);         /* only the run's 4 KiB can serve it */
+		CHECK(q != NULL);
+		CHECK_EQ_U(E.brk, brk0);
+		CHECK_EQ_U(H.slab_runs, 0);
+		heap_free(&H, q);
+		heap_free(&H, big);
+		E.cap = RESERVE;
+		HEAP_CLEAN();
+		expect_empty();
+	}
+
+	setup_slabs();
+	char *b1 = heap_malloc(&H, 120 * KiB), *b2 = heap_malloc(&H, 120 * KiB);
+	void *o = heap_malloc(&H, 16);                 /* the class's run, above them */
+	REQUIRE(b1 && b2 && o);
+	heap_free(&H, o);                              /* empty, kept */
+	heap_free(&H, b1);
+	heap_free(&H, b2);
+	CHECK_EQ_U(E.brk, HEAP_DEFAULT_GROW_BYTES);    /* all given back */
+	CHECK_EQ_U(H.slab_runs, 0);
+	HEAP_CLEAN();
+	expect_empty();
+}
+
 HTEST(slab_check_finds_damaged_runs)
 {
 	static void *o16[10], *o64[10];
@@ -1710,6 +1752,7 @@ int main(int argc, char **argv)
 	HRUN(slab_calloc_zeroes_and_memalign_places);
 	HRUN(slab_walk_and_leaks_see_each_object);
 	HRUN(slab_run_with_an_overflowed_header_is_kept_not_merged);
+	HRUN(slab_kept_empty_run_never_costs_memory);
 	HRUN(slab_check_finds_damaged_runs);
 	HRUN(slab_damaged_head_refuses_frees_and_malloc_goes_on);
 	HRUN(slab_writes_after_free_hand_out_nothing_wrong);
