@@ -349,7 +349,7 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 	}
 	if (!b)
 		b = fit_in_own_list(h, need);
-	if (!b && !debug && h->slab_runs && heap_slab_release_empty(h)) {
+	if (!b && !debug && h->slab_runs && heap_slab_release_kept(h)) {
 		/* Nor must an empty slab run kept for its class (heap_slab_edge). */
 		b = find_free(h, need);
 		if (!b)
@@ -471,8 +471,9 @@ static bool only_cached_above(const struct heap *h, blk_t n)
 			return false;
 		if (word_is_free(w))
 			return n + word_size(w) == e;
+		const struct heap_slab *run = (const struct heap_slab *)blk_payload(n);
 		if (!heap_cache_is_cached(h, n, w) &&
-		    !(blk_is_slab(h, n) && ((const struct heap_slab *)blk_payload(n))->live == 0))
+		    !(blk_is_slab(h, n) && run->live == 0 && h->slab_partial[run->cls & 3] == run && !run->next))
 			return false;
 		n += word_size(w);
 	}
@@ -495,7 +496,7 @@ static __attribute__((noinline, cold)) void free_block_below_top(struct heap *h,
 	    !only_cached_above(h, end))
 		return;
 	heap_cache_flush(h);
-	heap_slab_release_empty(h);
+	heap_slab_release_kept(h);
 	maybe_trim(h);
 }
 

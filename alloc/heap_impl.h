@@ -304,6 +304,8 @@ enum ptr_kind heap_slab_classify(const struct heap *h, uintptr_t p, struct ptr_i
 void heap_slab_free_obj(struct heap *h, struct heap_slab *s, unsigned idx);
 /* Gives every empty run back (merged, never trimmed); how many. */
 size_t heap_slab_release_empty(struct heap *h);
+/* Only the empty runs kept as their class's one run with room (heap_slab_edge): O(classes), for the hot-ish paths. */
+size_t heap_slab_release_kept(struct heap *h);
 /* For reports: "(interior pointer into slab object 0x... size 48)" and the like, for p on a run page. */
 void heap_slab_describe(const struct heap *h, uintptr_t p, char *buf, size_t len);
 /* What heap_check's walk of the break found of the slabs. */

@@ -230,6 +230,20 @@ size_t heap_slab_release_empty(struct heap *h)
 	return n;
 }
 
+size_t heap_slab_release_kept(struct heap *h)
+{
+	size_t n = 0;
+
+	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++) {
+		struct heap_slab *s = h->slab_partial[k];
+		if (s && !s->next && head_ok(h, s) && s->live == 0) {
+			release(h, s, false);
+			n++;
+		}
+	}
+	return n;
+}
+
 int heap_slab_check_run(const struct heap *h, blk_t b, struct slab_tally *t, char *why, size_t len)
 {
 	const struct heap_slab *s = (const struct heap_slab *)blk_payload(b);
