@@ -321,13 +321,19 @@ HTEST(realloc_and_usable_size_of_a_freed_block)
 	expect_empty();
 }
 
-HTEST(quarantine_delays_reuse_within_its_budget)
+/* A fresh environment and a heap at debug level 2 with a quarantine of the given budget. */
+static void setup_level2_quarantine(size_t budget)
 {
 	env_open();
 	struct heap_env env = env_for();
 	env.debug = 2;
-	env.quarantine_bytes = 16 * KiB;
+	env.quarantine_bytes = budget;
 	REQUIRE(heap_init(&H, &env) == 0);
+}
+
+HTEST(quarantine_delays_reuse_within_its_budget)
+{
+	setup_level2_quarantine(16 * KiB);
 	void *first = heap_malloc(&H, 1000);
 	REQUIRE(first);
 	heap_free(&H, first);
@@ -368,11 +374,7 @@ HTEST(quarantine_delays_reuse_within_its_budget)
  */
 HTEST(quarantine_given_back_when_memory_runs_out)
 {
-	env_open();
-	struct heap_env env = env_for();
-	env.debug = 2;
-	env.quarantine_bytes = 64 * MiB;
-	REQUIRE(heap_init(&H, &env) == 0);
+	setup_level2_quarantine(64 * MiB);
 	E.cap = 1 * MiB;                         /* the break may not pass 1 MiB */
 	size_t waited = 0;
 	for (int i = 0; i < 4000; i++) {         /* 4000 blocks of 1000 bytes: about 4 MiB in all */
