@@ -14,7 +14,9 @@
  *
  * This file is the core: it hands out and takes back whole blocks and knows
  * nothing of what callers asked for; only heap_malloc and heap_free, at its
- * end, are entry points. The others and the misuse reports are in
+ * end, are entry points. Its free lists are in heap_lists.h and its pointer
+ * classifier in heap_classify.h (headers private to this file, for
+ * reading; they inline here). The other entry points and the misuse reports are in
  * heap_api.c, large blocks in heap_large.c, the front cache's slow half in
  * heap_cache.c, the debug levels (canaries, records
  * of who allocated, the quarantine) in heap_debug.c, and heap_check,
@@ -26,103 +28,11 @@
  */
 #include "heap_impl.h"
 #include "heap_cache.h"
+#include "heap_classify.h"
+#include "heap_lists.h"
 #include "heap_slab.h"
 
-/* ----- the free lists and their bitmaps ----- */
-
-static void list_insert(struct heap *h, blk_t b)
-{
-	size_t size = blk_size(b);
-	unsigned fl, sl;
-
-	ALLOC_ASSERT(blk_is_free(b) && "list_insert: block is not marked free");
-	size_to_list(size, &fl, &sl);
-	blk_t head = list_head(h, fl, sl);
-	blk_set_next_free(b, head);
-	blk_set_prev_free_link(b, 0);
-	if (head)
-		blk_set_prev_free_link(head, b);
-	h->free_lists[fl][sl] = (struct heap_free_block *)b;
-	h->fl_bitmap |= 1u << fl;
-	h->sl_bitmap[fl] |= 1u << sl;
-	h->free_blocks++;
-	h->free_bytes += size;
-}
-
-static void list_remove(struct heap *h, blk_t b)
-{
-	size_t size = blk_size(b);
-	unsigned fl, sl;
-
-	ALLOC_ASSERT(blk_is_free(b) && "list_remove: block is not marked free");
-	size_to_list(size, &fl, &sl);
-	blk_t next = blk_next_free(b), prev = blk_prev_free(b);
-	if (next)
-		blk_set_prev_free_link(next, prev);
-	if (prev) {
-		blk_set_next_free(prev, next);
-	} else {
-		ALLOC_ASSERT(list_head(h, fl, sl) == b && "list_remove: block not on its list");
-		h->free_lists[fl][sl] = (struct heap_free_block *)next;
-		if (!next) {
-			h->sl_bitmap[fl] &= ~(1u << sl);
-			if (!h->sl_bitmap[fl])
-				h->fl_bitmap &= ~(1u << fl);
-		}
-	}
-	h->free_blocks--;
-	h->free_bytes -= size;
-}
-
-/*
- * A free block of at least size bytes in O(1), or 0. The size is first
- * rounded up to the next list boundary so that any block on the list found
- * is big enough without scanning it.
- */
-static blk_t find_free(const struct heap *h, size_t size)
-{
-	unsigned fl, sl;
-
-	if (size >= ((size_t)1 << HEAP_FL_SHIFT))
-		size += ((size_t)1 << (fls_size(size) - HEAP_SL_LOG2)) - 1;
-	if (size >= HEAP_MAX_BRK)
-		return 0;
-	size_to_list(size, &fl, &sl);
-	uint32_t sl_map = h->sl_bitmap[fl] & (~0u << sl);
-	if (!sl_map) {
-		if (fl + 1 >= HEAP_FL_COUNT)
-			return 0;
-		uint32_t fl_map = h->fl_bitmap & (~0u << (fl + 1));
-		if (!fl_map)
-			return 0;
-		fl = (unsigned)__builtin_ctz(fl_map);
-		sl_map = h->sl_bitmap[fl];
-		ALLOC_ASSERT(sl_map && "find_free: fl_bitmap names an empty class");
-	}
-	sl = (unsigned)__builtin_ctz(sl_map);
-	return list_head(h, fl, sl);
-}
-
-/*
- * find_free's rounding skips the list that holds size itself, whose blocks
- * may or may not fit. Before the break grows or an allocation fails, the
- * first HEAP_FIT_SCAN blocks of that list are looked at too (a bound, so
- * that the slow path stays O(1)): a free block that fits is never passed
- * over for want of looking.
- */
-#define HEAP_FIT_SCAN 64
-static blk_t fit_in_own_list(const struct heap *h, size_t size)
-{
-	unsigned fl, sl, n = 0;
-
-	if (size >= HEAP_MAX_BRK)
-		return 0;
-	size_to_list(size, &fl, &sl);
-	for (blk_t b = list_head(h, fl, sl); b && n < HEAP_FIT_SCAN; b = blk_next_free(b), n++)
-		if (blk_size(b) >= size)
-			return b;
-	return 0;
-}
+/* The free lists and their bitmaps: alloc/heap_lists.h. */
 
 /* ----- the break ----- */
 
@@ -587,80 +497,7 @@ static inline void *carve0(struct heap *h, size_t size, size_t bs)
 	return alloc_block(h, bs, HEAP_ALIGN, 0);
 }
 
-/* ----- telling a live pointer from anything else ----- */
-
-/*
- * Classifies core payload address p cheaply and without reading outside the
- * brk region: a pointer outside it is only compared against the large list,
- * never dereferenced. Inside, the header at p - 8 must carry its tag, fit
- * before the break, and agree with its neighbours (next header's PREV_FREE,
- * prev block's foot). A quarantined block (level 2) counts as freed.
- */
-static inline __attribute__((always_inline)) enum ptr_kind classify_as(const struct heap *h, uintptr_t p,
-									struct ptr_info *pi, const bool debug)
-{
-	pi->large = NULL;   /* set for PTR_LARGE, and for a damaged large header (the report names it) */
-	if (p & (HEAP_ALIGN - 1)) {
-		pi->why = "misaligned";
-		return PTR_BAD;
-	}
-	if (p < h->base + 16 || p >= h->brk) {
-		/*
-		 * Each header is checked before its link is followed or its run
-		 * trusted (a free unmaps l->run): an underflow from a large
-		 * block's payload refuses every free outside the break, with the
-		 * damaged block named, rather than unmap what it says.
-		 */
-		for (struct heap_large *l = h->large_list; l; l = l->next) {
-			if (!large_header_ok(h, l) || (l->next && !large_header_ok(h, l->next))) {
-				pi->large = large_header_ok(h, l) ? l->next : l;
-				pi->why = "a large block's header is damaged (an underflow?)";
-				return PTR_BAD;
-			}
-			if ((uintptr_t)(l + 1) == p) {
-				pi->large = l;
-				return PTR_LARGE;
-			}
-		}
-		pi->why = "outside the heap";
-		return PTR_BAD;
-	}
-
-	if (slab_page(h, p))
-		return heap_slab_classify(h, p, pi);
-
-	blk_t b = blk_from_payload(p);
-	uint64_t w = word_at(b);
-	size_t size = word_size(w);
-	pi->blk = b;
-	pi->why = "no block header there";
-	if (!word_tag_ok(h, b, w) || (w & (HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) ||
-	    size < HEAP_MIN_BLOCK || size > heap_epilogue(h) - b) {
-		/* A block waiting in the quarantine (level 2) was freed already. */
-		(void)debug;
-		bool waits = h->debug == 2 && word_tag_ok(h, b, w) &&
-			     (w & (HEAP_BLK_FREE | HEAP_BLK_LARGE | HEAP_BLK_QUARANTINED)) == HEAP_BLK_QUARANTINED &&
-			     size >= HEAP_MIN_BLOCK && size <= heap_epilogue(h) - b;
-		return waits ? PTR_FREED : PTR_BAD;
-	}
-	if (word_is_free(w) || heap_cache_is_cached(h, b, w))
-		return PTR_FREED;
-
-	pi->why = "its header disagrees with its neighbours";
-	blk_t next = b + size;
-	uint64_t wn = word_at(next);
-	if (!word_tag_ok(h, next, wn) || word_prev_is_free(wn))
-		return PTR_BAD;
-	if (word_prev_is_free(w)) {
-		blk_t prev = blk_prev_phys(b);
-		if (prev < heap_first_blk(h) || prev + HEAP_MIN_BLOCK > b || (prev & 15) != 8)
-			return PTR_BAD;
-		uint64_t wp = word_at(prev);
-		if (!word_tag_ok(h, prev, wp) || !word_is_free(wp) || prev + word_size(wp) != b)
-			return PTR_BAD;
-	}
-	return PTR_BLOCK;
-}
+/* Telling a live pointer from anything else: alloc/heap_classify.h (classify_as). */
 
 static enum ptr_kind classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
 {
