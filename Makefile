@@ -113,7 +113,7 @@ run-uefi: deps all
 
 # Host tests: the alloc/ cores under AddressSanitizer and UBSan.
 $(BUILD)/host/test_%: tests/host/test_%.c $(HOST_LIB) $(wildcard alloc/*.h) tests/host/check.h \
-		$(wildcard tests/host/heap_host_env.*)
+		$(wildcard tests/host/heap_host_env.*) $(wildcard tests/host/*_util.h)
 	@mkdir -p $(dir $@)
 	$(say) HOSTCC $@
 	$(Q)$(HOSTCC) $(HOSTCFLAGS) $< $(HOST_LIB) -o $@
