@@ -364,7 +364,6 @@ static blk_t merge_block(struct heap *h, blk_t b, size_t *out)
 	return b;
 }
 
-/* Frees used block b (merge_block), then trims if it ended on top past the limit. */
 /*
  * Whether every block from n to the break is waiting in the front cache or
  * is an empty slab run (one kept for its class: heap_slab_edge), but for a
@@ -381,9 +380,8 @@ static bool only_cached_above(const struct heap *h, blk_t n)
 			return false;
 		if (word_is_free(w))
 			return n + word_size(w) == e;
-		const struct heap_slab *run = (const struct heap_slab *)blk_payload(n);
 		if (!heap_cache_is_cached(h, n, w) &&
-		    !(blk_is_slab(h, n) && run->live == 0 && h->slab_partial[run->cls & 3] == run && !run->next))
+		    !(blk_is_slab(h, n) && slab_run_kept_empty(h, (const struct heap_slab *)blk_payload(n))))
 			return false;
 		n += word_size(w);
 	}
@@ -410,6 +408,7 @@ static __attribute__((noinline, cold)) void free_block_below_top(struct heap *h,
 	maybe_trim(h);
 }
 
+/* Frees used block b (merge_block), then trims if it ended on top past the limit, or pinned below it. */
 static void free_block(struct heap *h, blk_t b)
 {
 	size_t size;

@@ -189,7 +189,7 @@ static int check_quarantine(const struct heap *h, char *why, size_t len)
 
 static int check_large(const struct heap *h, char *why, size_t len)
 {
-	size_t n = 0, bytes = 0, page = h->env.page_size;
+	size_t n = 0, bytes = 0;
 	const struct heap_large *prev = NULL;
 
 	for (const struct heap_large *l = h->large_list; l; prev = l, l = l->next) {
@@ -200,12 +200,10 @@ static int check_large(const struct heap *h, char *why, size_t len)
 		if (l->prev != prev)
 			CHECK_FAIL("heap_check: large block 0x%lx: prev link 0x%lx, expected 0x%lx", UL(p),
 			     UL(l->prev), UL(prev));
-		if ((p & (HEAP_ALIGN - 1)) || (l->run & (page - 1)) || l->run_bytes % page ||
-		    (uintptr_t)l < l->run || p >= l->run + l->run_bytes)
+		if (!large_fits_run(h, l))
 			CHECK_FAIL("heap_check: large block 0x%lx: header does not fit its run 0x%lx+%zu", UL(p),
 			     UL(l->run), l->run_bytes);
-		if (!word_tag_ok(h, (uintptr_t)&l->word, l->word) || !word_is_large(l->word) ||
-		    word_size(l->word) != l->run + l->run_bytes - p)
+		if (!large_header_ok(h, l))
 			CHECK_FAIL("heap_check: large block 0x%lx: header word 0x%lx is damaged", UL(p),
 			     UL(l->word));
 		if (h->debug)

@@ -34,8 +34,12 @@ static inline __attribute__((always_inline)) enum ptr_kind classify_as(const str
 		 * damaged block named, rather than unmap what it says.
 		 */
 		for (struct heap_large *l = h->large_list; l; l = l->next) {
-			if (!large_header_ok(h, l) || (l->next && !large_header_ok(h, l->next))) {
-				pi->large = large_header_ok(h, l) ? l->next : l;
+			/* The block found's successor too: freeing it relinks that one. */
+			struct heap_large *bad = !large_header_ok(h, l) ? l
+						 : (uintptr_t)(l + 1) == p && l->next && !large_header_ok(h, l->next) ? l->next
+						 : NULL;
+			if (bad) {
+				pi->large = bad;
 				pi->why = "a large block's header is damaged (an underflow?)";
 				return PTR_BAD;
 			}

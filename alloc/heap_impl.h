@@ -154,6 +154,16 @@ static inline size_t large_usable(const struct heap_large *l)
 	return l->run + l->run_bytes - (uintptr_t)(l + 1);
 }
 
+/* Whether large block l's header lies in its run (page-aligned, whole pages) with its payload after it. */
+static inline bool large_fits_run(const struct heap *h, const struct heap_large *l)
+{
+	uintptr_t p = (uintptr_t)(l + 1);
+	size_t page = h->env.page_size;
+
+	return !((p & (HEAP_ALIGN - 1)) || (l->run & (page - 1)) || l->run_bytes % page || (uintptr_t)l < l->run ||
+		 p >= l->run + l->run_bytes);
+}
+
 /*
  * Whether large block l's header is whole: it fits its run, and its word
  * carries its tag, the LARGE flag and the usable size its run gives. An
@@ -162,13 +172,8 @@ static inline size_t large_usable(const struct heap_large *l)
  */
 static inline bool large_header_ok(const struct heap *h, const struct heap_large *l)
 {
-	uintptr_t p = (uintptr_t)(l + 1);
-	size_t page = h->env.page_size;
-
-	return !((p & (HEAP_ALIGN - 1)) || (l->run & (page - 1)) || l->run_bytes % page || (uintptr_t)l < l->run ||
-		 p >= l->run + l->run_bytes) &&
-	       word_tag_ok(h, (uintptr_t)&l->word, l->word) && word_is_large(l->word) &&
-	       word_size(l->word) == l->run + l->run_bytes - p;
+	return large_fits_run(h, l) && word_tag_ok(h, (uintptr_t)&l->word, l->word) && word_is_large(l->word) &&
+	       word_size(l->word) == l->run + l->run_bytes - (uintptr_t)(l + 1);
 }
 
 /* Whole block bytes for a request of n bytes; n <= PTRDIFF_MAX + 64, so no wrap. */
@@ -306,6 +311,11 @@ void heap_slab_free_obj(struct heap *h, struct heap_slab *s, unsigned idx);
 size_t heap_slab_release_empty(struct heap *h);
 /* Only the empty runs kept as their class's one run with room (heap_slab_edge): O(classes), for the hot-ish paths. */
 size_t heap_slab_release_kept(struct heap *h);
+/* Whether run s is such a kept empty run (its head not checked: the callers know s is a run). */
+static inline bool slab_run_kept_empty(const struct heap *h, const struct heap_slab *s)
+{
+	return s->live == 0 && !s->next && h->slab_partial[s->cls & 3] == s;
+}
 /* For reports: "(interior pointer into slab object 0x... size 48)" and the like, for p on a run page. */
 void heap_slab_describe(const struct heap *h, uintptr_t p, char *buf, size_t len);
 /* What heap_check's walk of the break found of the slabs. */

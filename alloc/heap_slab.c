@@ -236,7 +236,7 @@ size_t heap_slab_release_kept(struct heap *h)
 
 	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++) {
 		struct heap_slab *s = h->slab_partial[k];
-		if (s && !s->next && head_ok(h, s) && s->live == 0) {
+		if (s && head_ok(h, s) && slab_run_kept_empty(h, s)) {
 			release(h, s, false);
 			n++;
 		}
