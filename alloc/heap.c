@@ -96,6 +96,15 @@ static bool grow(struct heap *h, size_t need)
 	blk_write(h, b, size, HEAP_BLK_FREE);
 	blk_set_foot(b);
 	list_insert(h, b);
+	/*
+	 * heap.slabs=auto: a heap that grows while it holds this many small
+	 * blocks has enough of them that their headers and rounding cost more
+	 * than slabs would (see "slabs" in heap.h); from now on small requests
+	 * are slab objects. Checked here, not per call, so the heaps that never
+	 * get there pay nothing on their paths.
+	 */
+	if (ALLOC_UNLIKELY(h->slab_auto) && h->small_blocks >= h->env.slab_after)
+		heap_slab_enable(h);
 	return true;
 }
 
@@ -221,6 +230,7 @@ static inline __attribute__((always_inline)) void *take(struct heap *h, blk_t b,
 		blk_set_prev_free(h, b + total, false);
 	}
 	blk_write(h, b, total, prev_flag);
+	h->small_blocks += small_block(total);
 	note_used(h, total, 1);
 	return (void *)blk_payload(b);
 }
@@ -331,6 +341,7 @@ static blk_t merge_block(struct heap *h, blk_t b, size_t *out)
 	size_t size = blk_size(b);
 
 	h->used_blocks--;
+	h->small_blocks -= small_block(size);
 	h->in_use_bytes -= size;
 	/*
 	 * Mark the header free even if it is about to be swallowed: a stale
@@ -443,6 +454,7 @@ void heap_core_shrink(struct heap *h, blk_t b, size_t size, bool poison_tail)
 	/* Make the tail a used block and free it: that merges and trims it. */
 	blk_write(h, b + size, total - size, 0);
 	h->used_blocks++;
+	h->small_blocks += small_block(size) - small_block(total) + small_block(total - size);
 	free_block(h, b + size);
 }
 
@@ -477,6 +489,7 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 		heap_dbg_verify_free(h, next, next + 24, total - size < HEAP_MIN_BLOCK ? b + total - 8 : b + size);
 	list_remove(h, next);
 	h->in_use_bytes += total - cur;
+	h->small_blocks += small_block(total) - small_block(cur);
 	blk_write(h, b, total, word_at(b) & HEAP_BLK_PREV_FREE);
 	blk_set_prev_free(h, b + total, false);
 	heap_core_shrink(h, b, size, false);

@@ -40,8 +40,17 @@
  *               as the environment never maps that address again (the
  *               kernel's klarge does not), any use after free faults too.
  *               usable_size is the size rounded up to 16 bytes.
- *   slabs       level 0 with env.slabs set (off by default: the
- *               trade is in docs/performance.md): requests of up to
+ *   slabs       level 0, on from heap_init with env.slabs =
+ *               HEAP_SLABS_ON, never with HEAP_SLABS_OFF, and with
+ *               HEAP_SLABS_AUTO (the default) from the first growth of
+ *               the break with env.slab_after (16,384) small blocks in
+ *               use: blocks of up to HEAP_SMALL_BLOCK (80) bytes, cached
+ *               ones included, counted in small_blocks where blocks are
+ *               carved, merged, split and grown, and looked at only in
+ *               grow(), so a heap without them pays one add on its
+ *               carve and merge paths (the trade is in
+ *               docs/performance.md). Blocks made before the switch stay
+ *               blocks. With slabs on, requests of up to
  *               HEAP_SLAB_MAX (64) bytes are objects without a header, in
  *               runs of one class each (16, 32, 48 or 64 bytes). A run is
  *               an ordinary used block of HEAP_SLAB_RUN (4 KiB) bytes
@@ -217,6 +226,13 @@
 #define HEAP_SLAB_WINDOW    (256ull << 20)   /* runs lie in this much of the break, from its base */
 #define HEAP_SLAB_MAP_WORDS (HEAP_SLAB_WINDOW / HEAP_SLAB_RUN / 64)
 #define HEAP_SLAB_SALT      0x736c616273616c74ull   /* "slabsalt", mixed into a run's check word */
+#define HEAP_SMALL_BLOCK    80      /* the largest block a request of HEAP_SLAB_MAX bytes takes */
+#define HEAP_SLAB_AUTO_BLOCKS 16384 /* heap.slabs=auto: on once the break grows with this many small blocks */
+
+/* heap_env.slabs (see "slabs" above). */
+#define HEAP_SLABS_AUTO     0       /* off, on once the heap holds HEAP_SLAB_AUTO_BLOCKS small blocks */
+#define HEAP_SLABS_ON       1
+#define HEAP_SLABS_OFF      2
 
 /* Level 0's front cache (see "cache" above). */
 #define HEAP_CACHE_MAX_BLOCK 1024   /* whole block bytes: requests up to 1016 */
@@ -325,9 +341,16 @@ struct heap_env {
 	void (*describe_addr)(void *ctx, uintptr_t addr, char *buf, size_t size);
 	/*
 	 * Level 0: serve requests of up to HEAP_SLAB_MAX bytes from slabs
-	 * ("slabs" at the top of this file); off, every request is a block.
+	 * ("slabs" at the top of this file): HEAP_SLABS_ON from the start,
+	 * HEAP_SLABS_OFF never (every request is a block), HEAP_SLABS_AUTO
+	 * (0, the default) from when the heap holds many small blocks.
 	 */
-	bool slabs;
+	uint32_t slabs;
+	/*
+	 * HEAP_SLABS_AUTO: slabs turn on when the break grows while this many
+	 * small blocks are in use; 0 = HEAP_SLAB_AUTO_BLOCKS.
+	 */
+	size_t slab_after;
 };
 
 /*
@@ -414,6 +437,7 @@ struct heap {
 	size_t free_blocks;
 	size_t peak_in_use;
 	size_t large_blocks;
+	size_t small_blocks;   /* used blocks (cached ones too) of at most HEAP_SMALL_BLOCK bytes */
 	size_t large_bytes;
 	size_t sbrk_calls;           /* successful sbrk calls that moved the break */
 
@@ -455,6 +479,7 @@ struct heap {
 	size_t slab_runs;            /* runs (each also one used block of the break) */
 	size_t slab_live[HEAP_SLAB_CLASSES];   /* objects handed out, per class */
 	size_t slab_skip;            /* refills left to serve as blocks after no run fitted in the window */
+	bool slab_auto;              /* heap.slabs=auto, slabs not on yet: grow() turns them on */
 	uint64_t slab_map[HEAP_SLAB_MAP_WORDS];   /* bit i: page slab_pg0 + i is a run */
 };
 
@@ -470,6 +495,8 @@ struct heap_stats {
 	size_t large_bytes;    /* bytes mapped for them (whole runs) */
 	size_t quarantine_blocks;  /* level 2: freed blocks waiting (in none of the above) */
 	size_t quarantine_bytes;   /* their whole block bytes */
+	size_t small_blocks;       /* used blocks of at most HEAP_SMALL_BLOCK bytes (heap.slabs=auto counts them) */
+	size_t slabs;              /* 1: small requests are slab objects (from the start, or since auto turned them on) */
 	size_t slab_runs;          /* slab runs (in used_blocks and in_use_bytes, as blocks) */
 	size_t slab_objects;       /* objects live in them */
 	size_t slab_bytes;         /* their bytes (class sizes) */

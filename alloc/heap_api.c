@@ -30,7 +30,7 @@ int heap_init(struct heap *h, const struct heap_env *env)
 {
 	memset(h, 0, sizeof *h);
 	if (!env || !env->sbrk || (env->map_pages && !env->unmap_pages) || (env->remap_pages && !env->map_pages) ||
-	    env->debug > HEAP_DEBUG_MAX)
+	    env->debug > HEAP_DEBUG_MAX || env->slabs > HEAP_SLABS_OFF)
 		return -1;
 	size_t page = env->page_size;
 	if (page < 64 || (page & (page - 1)) || page > HEAP_MAX_BRK / 4)
@@ -49,6 +49,8 @@ int heap_init(struct heap *h, const struct heap_env *env)
 	/* Trimming below one growth chunk would hand back what the next malloc regrows. */
 	if (h->env.trim_threshold < h->env.grow_bytes)
 		h->env.trim_threshold = h->env.grow_bytes;
+	if (!h->env.slab_after)
+		h->env.slab_after = HEAP_SLAB_AUTO_BLOCKS;
 	if (!h->env.quarantine_bytes)
 		h->env.quarantine_bytes = HEAP_DEFAULT_QUARANTINE_BYTES;
 	/* The front cache serves what would otherwise come from the break. */
@@ -78,12 +80,10 @@ int heap_init(struct heap *h, const struct heap_env *env)
 	/*
 	 * Without slabs no page may ever look like a run: bit 0 of the map is
 	 * put 2^40 run pages below the break, so slab_page fails its first
-	 * compare and the map is never read.
+	 * compare and the map is never read (heap_slab_enable moves it).
 	 */
-	bool slabs = !env->debug && env->slabs;
-	h->slab_lim = slabs ? HEAP_SLAB_MAX + 1 : 0;
-	h->slab_pg0 = (h->base >> HEAP_SLAB_RUN_SHIFT) - (slabs ? 0 : 1ull << 40);
-	h->cache_hole = slabs ? HEAP_CACHE_HOLE : 0;
+	h->slab_pg0 = (h->base >> HEAP_SLAB_RUN_SHIFT) - (1ull << 40);
+	h->slab_auto = !env->debug && env->slabs == HEAP_SLABS_AUTO;
 	heap_set_brk(h, h->base + h->env.grow_bytes);
 	h->floor_brk = h->brk;
 	h->secret = mix64((env->secret ? env->secret : (uint64_t)(uintptr_t)h ^ 0x6a09e667f3bcc909ull) ^
@@ -92,7 +92,9 @@ int heap_init(struct heap *h, const struct heap_env *env)
 	h->cache_key = mix64(h->secret ^ 0x636163686520b0b0ull) | 1ull << 63;
 	h->sbrk_calls = 1;
 	heap_core_setup(h);
-	h->magic = slabs ? HEAP_MAGIC_SLABS : HEAP_MAGIC;
+	h->magic = HEAP_MAGIC;
+	if (!env->debug && env->slabs == HEAP_SLABS_ON)
+		heap_slab_enable(h);
 	return 0;
 }
 

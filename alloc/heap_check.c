@@ -84,7 +84,7 @@ static bool on_its_list(const struct heap *h, blk_t b)
 
 static int check_blocks(const struct heap *h, char *why, size_t len)
 {
-	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0, nq = 0, q_bytes = 0, nc = 0, c_bytes = 0;
+	size_t used = 0, used_bytes = 0, nfree = 0, free_bytes = 0, nq = 0, q_bytes = 0, nc = 0, c_bytes = 0, small = 0;
 	/* SPARE means quarantined at level 2, nothing at levels 0 and 1. */
 	uint64_t stray = HEAP_BLK_LARGE | (h->debug != 2 ? HEAP_BLK_SPARE : 0);
 	blk_t end = heap_epilogue(h);
@@ -124,6 +124,7 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 				     UL(b), size);
 			nc++;
 			c_bytes += size;
+			small += small_block(size);
 		} else if (w & HEAP_BLK_QUARANTINED) {
 			FAIL_DBG(heap_dbg_check_block(h, blk_payload(b), b + size, true, msg_, sizeof msg_));
 			nq++;
@@ -136,6 +137,7 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 				return -1;
 			used++;
 			used_bytes += size;
+			small += small_block(size);
 		}
 		prev_free = word_is_free(w);
 	}
@@ -155,6 +157,9 @@ static int check_blocks(const struct heap *h, char *why, size_t len)
 	if (used + nc != h->used_blocks || used_bytes + c_bytes != h->in_use_bytes)
 		CHECK_FAIL("heap_check: walk found %zu used + %zu cached blocks / %zu + %zu bytes, counters say %zu / %zu",
 		     used, nc, used_bytes, c_bytes, h->used_blocks, h->in_use_bytes);
+	if (small != h->small_blocks)
+		CHECK_FAIL("heap_check: walk found %zu used blocks of at most %u bytes, the counter says %zu", small,
+		     HEAP_SMALL_BLOCK, h->small_blocks);
 	if (nq != h->quarantine_blocks || q_bytes != h->quarantine_bytes)
 		CHECK_FAIL("heap_check: walk found %zu quarantined blocks / %zu bytes, counters say %zu / %zu", nq,
 		     q_bytes, h->quarantine_blocks, h->quarantine_bytes);
@@ -358,6 +363,8 @@ void heap_get_stats(struct heap *h, struct heap_stats *st)
 	st->large_bytes = h->large_bytes;
 	st->quarantine_blocks = h->quarantine_blocks;
 	st->quarantine_bytes = h->quarantine_bytes;
+	st->small_blocks = h->small_blocks;
+	st->slabs = h->slab_lim != 0;
 	st->slab_runs = h->slab_runs;
 	st->slab_objects = st->slab_bytes = 0;
 	for (unsigned k = 0; k < HEAP_SLAB_CLASSES; k++) {

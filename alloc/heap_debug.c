@@ -338,6 +338,7 @@ static void evict(struct heap *h)
 	/* Back to a used block, which the core frees (merging, trimming) like any other. */
 	blk_write(h, b, size, word_at(b) & HEAP_BLK_PREV_FREE);
 	h->used_blocks++;
+	h->small_blocks += small_block(size);
 	h->in_use_bytes += size;
 	heap_core_free(h, b);
 }
@@ -349,6 +350,7 @@ static void quarantine(struct heap *h, blk_t b)
 
 	blk_write(h, b, size, (word_at(b) & HEAP_BLK_PREV_FREE) | HEAP_BLK_QUARANTINED);
 	h->used_blocks--;
+	h->small_blocks -= small_block(size);
 	h->in_use_bytes -= size;
 	d->seq = 0;   /* the FIFO link from now on */
 	if (h->quarantine_tail)

@@ -183,6 +183,13 @@ static inline size_t block_size_for(size_t n)
 	return s < HEAP_MIN_BLOCK ? HEAP_MIN_BLOCK : s;
 }
 
+/*
+ * Whether a used block of `size` whole bytes counts in small_blocks: the
+ * blocks a slab object would replace (requests of up to HEAP_SLAB_MAX
+ * bytes), which heap.slabs=auto counts (see "slabs" in heap.h).
+ */
+static inline size_t small_block(size_t size) { return size <= HEAP_SMALL_BLOCK; }
+
 /* Counts blocks taken into use and keeps peak_in_use (blocks of the break, and large runs). */
 static inline void note_used(struct heap *h, size_t bytes, size_t blocks)
 {
@@ -301,6 +308,8 @@ static inline uintptr_t slab_obj(const struct heap_slab *s, unsigned i)
  * classified again and reported).
  */
 void *heap_slab_refill(struct heap *h, unsigned k, size_t n);
+/* Turns slabs on (level 0): heap_init with HEAP_SLABS_ON, grow() with HEAP_SLABS_AUTO. */
+void heap_slab_enable(struct heap *h);
 void heap_slab_free_slow(struct heap *h, uintptr_t p);
 void heap_slab_edge(struct heap *h, struct heap_slab *s);
 /* classify's answer for p (16-aligned, on a run page): PTR_SLAB, PTR_SLAB_FREED or PTR_BAD. */

@@ -10,6 +10,7 @@
 #include "arch/x86_64/layout.h"
 #include "cmdline.h"
 #include "kbrk.h"
+#include "lib/string.h"
 #include "klarge.h"
 #include "panic.h"
 #include "pmm.h"
@@ -94,11 +95,28 @@ static void env_describe(void *ctx, uintptr_t addr, char *buf, size_t size)
 		vmm_describe_region(addr, buf, size);
 }
 
+/*
+ * heap.slabs: 0 (never), 1 (from boot) or auto (the default: once the heap
+ * holds many small blocks). Anything else is reported and the default kept.
+ */
+static uint32_t slabs_from_cmdline(void)
+{
+	char word[16];
+	uint64_t n;
+
+	if (!cmdline_get("heap.slabs", word, sizeof word) || strcmp(word, "auto") == 0)
+		return HEAP_SLABS_AUTO;
+	if (parse_u64(word, &n) && n <= 1)
+		return n ? HEAP_SLABS_ON : HEAP_SLABS_OFF;
+	printk("heap: heap.slabs=%s is not 0, 1 or auto: auto kept\n", word);
+	return HEAP_SLABS_AUTO;
+}
+
 void kheap_init(void)
 {
-	uint64_t level = 0, quarantine = 0, sample = 0, slabs = 0;
+	uint64_t level = 0, quarantine = 0, sample = 0;
+	uint32_t slabs = slabs_from_cmdline();
 	cmdline_get_u64("heap.debug", &level);
-	cmdline_get_u64("heap.slabs", &slabs);
 	cmdline_get_u64("heap.quarantine", &quarantine);
 	cmdline_get_u64("heap.sample", &sample);
 	if (level > HEAP_DEBUG_MAX)
@@ -114,7 +132,7 @@ void kheap_init(void)
 		.quarantine_bytes = quarantine,
 		.sample_every = sample,
 		.describe_addr = env_describe,
-		.slabs = slabs != 0,
+		.slabs = slabs,
 	};
 	if (heap_init(&heap, &env))
 		panic("kheap_init: the heap could not take its first %u KiB", HEAP_DEFAULT_GROW_BYTES >> 10);
@@ -130,8 +148,11 @@ void kheap_init(void)
 	if (heap.slab_lim)
 		printk("heap: slabs: requests of up to %u bytes are objects without a header, in runs of %u KiB\n",
 		       HEAP_SLAB_MAX, HEAP_SLAB_RUN >> 10);
-	else if (slabs)
-		printk("heap: heap.slabs=%lu ignored: the debug levels give every block a header\n", slabs);
+	else if (heap.slab_auto)
+		printk("heap: slabs: auto, on once the break grows with %zu blocks of up to %u bytes in use\n",
+		       heap.env.slab_after, HEAP_SMALL_BLOCK);
+	else if (slabs == HEAP_SLABS_ON)
+		printk("heap: heap.slabs=1 ignored: the debug levels give every block a header\n");
 	if (heap.sample_left)
 		printk("heap: sampling: 1 in %lu of the blocks the front cache does not serve gets a guarded page\n",
 		       sample);

@@ -213,10 +213,13 @@ void shell_cmd_heap(int argc, char **argv)
 	printk("used blocks: %zu (%zu bytes with headers)\n", st.used_blocks, st.in_use_bytes);
 	printk("free blocks: %zu (%zu bytes; largest %zu)\n", st.free_blocks, st.free_bytes, st.largest_free);
 	printk("large blocks: %zu (%zu bytes mapped)\n", st.large_blocks, st.large_bytes);
-	if (kheap()->slab_lim)
+	if (st.slabs)
 		printk("slab runs: %zu (%u bytes each, among the used blocks), holding %zu objects (%zu bytes) "
 		       "of up to %u bytes with no header\n",
 		       st.slab_runs, HEAP_SLAB_RUN, st.slab_objects, st.slab_bytes, HEAP_SLAB_MAX);
+	else if (kheap()->slab_auto)
+		printk("slabs: auto, off: %zu blocks of up to %u bytes in use, on when the break grows with %zu\n",
+		       st.small_blocks, HEAP_SMALL_BLOCK, kheap()->env.slab_after);
 	printk("peak in use: %zu bytes; misuse reports so far: %lu\n", st.peak_in_use, kheap_reports());
 	if (st.free_bytes)
 		printk("fragmentation: %zu%% of free bytes are outside the largest free block\n",

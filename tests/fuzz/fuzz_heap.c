@@ -138,9 +138,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #if FUZZ_HEAP_DEBUG
 	env.debug = 0;
 #endif
-	/* Slabs exist at level 0 only, which is what the harness runs (see above). */
-	env.slabs = (flags & 128) != 0;
-	cfg.slabs = env.slabs;
+	/*
+	 * Slabs exist at level 0 only, which is what the harness runs (see
+	 * above): on from the start, or auto (turned on when the break grows
+	 * with slab_after small blocks in use; 0 is the default's 16384, out of
+	 * this harness's reach), or off.
+	 */
+	static const size_t afters[] = { 0, 1, 2, 8, 32, 100, 0, 0 };
+	env.slabs = (flags & 128) ? HEAP_SLABS_ON : (c3 >> 3) % 8 == 7 ? HEAP_SLABS_OFF : HEAP_SLABS_AUTO;
+	env.slab_after = afters[(c3 >> 3) % 8];
+	cfg.slabs = env.slabs == HEAP_SLABS_ON;
 	cfg.map = env.map_pages != NULL;
 	cfg.lt = env.large_threshold ? env.large_threshold : HEAP_DEFAULT_LARGE_THRESHOLD;
 	cfg.grow = round_up(env.grow_bytes ? env.grow_bytes : HEAP_DEFAULT_GROW_BYTES, E.hpage);
@@ -148,9 +155,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env_open();
 
 	trace("config: page %zu grow %zu trim %zu lt %zu cap %zu large_cap %zu map %d remap %d report %d stubborn %d "
-	      "every %u slabs %d",
+	      "every %u slabs %u after %zu",
 	      E.hpage, env.grow_bytes, env.trim_threshold, env.large_threshold, E.cap, E.large_cap, cfg.map,
-	      env.remap_pages != NULL, have_report, E.refuse_shrink, verify_every, cfg.slabs);
+	      env.remap_pages != NULL, have_report, E.refuse_shrink, verify_every, env.slabs, env.slab_after);
 	int rc = heap_init(&H, &env);
 	if (cfg.grow > E.cap) {
 		ENSURE(rc == -1, "heap_init succeeded though its first chunk (%zu) exceeds the cap %zu", cfg.grow, E.cap);
@@ -167,6 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned i = u8(&in) % NSLOTS;
 
 		op_index++;
+		/* What the shadow predicts from: slabs as they are before the call (auto may turn them on in it). */
+		cfg.slabs = H.slab_lim != 0;
 		switch (op % 20) {
 		case 0: case 1: case 2: case 3:
 			op_malloc(&in, i);

@@ -111,7 +111,7 @@ struct slot {
 struct fcfg {
 	size_t lt, grow;
 	bool map;
-	bool slabs;       /* env.slabs at level 0: requests of 0..HEAP_SLAB_MAX bytes are slab objects */
+	bool slabs;       /* slabs on before this op (level 0): requests of 0..HEAP_SLAB_MAX bytes are slab objects */
 };
 
 /* Objects of size bytes a slab run holds: its 4 KiB block's payload after the 64-byte head. */

@@ -118,9 +118,9 @@ HTEST(slab_objects_of_one_class_are_size_apart)
 	}
 }
 
-HTEST(slabs_off_by_default_and_sizes_above_64_are_blocks)
+HTEST(slabs_off_at_first_by_default_and_sizes_above_64_are_blocks)
 {
-	setup();   /* no env.slabs */
+	setup();   /* no env.slabs: auto, off until many small blocks (test_heap_slab_auto.c) */
 	CHECK(H.magic == HEAP_MAGIC);
 	void *a = heap_malloc(&H, 10), *b = heap_malloc(&H, 0);
 	REQUIRE(a && b);
@@ -1383,7 +1383,7 @@ int main(int argc, char **argv)
 
 	HRUN(slab_sizes_0_to_64_are_objects_of_their_class);
 	HRUN(slab_objects_of_one_class_are_size_apart);
-	HRUN(slabs_off_by_default_and_sizes_above_64_are_blocks);
+	HRUN(slabs_off_at_first_by_default_and_sizes_above_64_are_blocks);
 	HRUN(slab_class_past_one_run_makes_a_second);
 	HRUN(slab_run_that_empties_beside_another_with_room_is_given_back);
 	HRUN(slab_malloc_free_pairs_keep_one_run);

@@ -602,6 +602,60 @@ KTEST(heap, slab_objects_have_no_header)
 	expect_heap_clean();
 }
 
+/*
+ * heap.slabs=auto (the default): small requests are blocks until the break
+ * grows while env.slab_after of them are in use, objects from then on; the
+ * blocks from before stay blocks and free as such. The rest of the boot
+ * runs with slabs on (the suites after this one, the random run included).
+ */
+KTEST(heap, slabs_turn_on_with_many_small_blocks)
+{
+	const struct heap *h = kheap();
+	if (h->slab_lim || !h->slab_auto)
+		ktest_skip("needs heap.slabs=auto (the default) at heap.debug=0, and slabs not on yet");
+	size_t n = h->env.slab_after + 8192, on_at = 0;
+	uint8_t **o = kmalloc(n * sizeof *o);
+	KASSERT(o);
+	struct heap_stats before = stats();
+	for (size_t i = 0; i < n && !on_at; i++) {
+		o[i] = kmalloc(24);
+		KASSERT(o[i]);
+		memset(o[i], (int)i, 24);
+		if (h->slab_lim)
+			on_at = i + 1;
+	}
+	if (!on_at) {
+		ktest_fail_at(__FILE__, __LINE__, "%zu small blocks in use and slabs still off", n);
+		for (size_t i = 0; i < n; i++)
+			kfree(o[i]);
+		kfree(o);
+		ktest_abort();
+	}
+	printk("    # slabs on at small block %zu (%zu were in use before), break %lu KiB\n", on_at, before.small_blocks,
+	       (kbrk_current() - kbrk_base()) >> 10);
+	/* Only a growth of the break turns them on, and only with slab_after small blocks in use. */
+	KEXPECT_GE(before.small_blocks + on_at, h->env.slab_after);
+	KEXPECT_EQ(kmalloc_usable_size(o[on_at - 1]), 24);   /* the call that grew it got a block */
+	uint8_t *obj = kmalloc(24);
+	KASSERT(obj);
+	KEXPECT_EQ(kmalloc_usable_size(obj), 32);            /* the next one an object of class 32 */
+	struct heap_stats mid = stats();
+	KEXPECT_EQ(mid.slabs, 1);
+	KEXPECT_EQ(mid.slab_objects, 1);
+	KEXPECT_EQ(mid.small_blocks, before.small_blocks + on_at);
+	kfree(obj);
+	for (size_t i = 0; i < on_at; i++) {
+		for (int b = 0; b < 24; b++)
+			KEXPECT_EQ(o[i][b], (uint8_t)i);
+		kfree(o[i]);
+	}
+	kfree(o);
+	struct heap_stats after = stats();
+	KEXPECT_EQ(after.small_blocks, before.small_blocks);
+	KEXPECT_EQ(after.slab_objects, 0);
+	expect_heap_clean();
+}
+
 /* --- the randomized run against a shadow model -------------------------------------- */
 
 enum { SLOTS = 2048 };

@@ -145,6 +145,8 @@ HEAP_SLAB_HDR = 64      # sizeof(struct heap_slab): run start R to the first obj
 HEAP_SLAB_WINDOW = 256 << 20
 HEAP_SLAB_MAP_WORDS = HEAP_SLAB_WINDOW // HEAP_SLAB_RUN // 64
 HEAP_SLAB_SALT = 0x736C616273616C74
+HEAP_SMALL_BLOCK = 80  # the largest block a slab-sized request takes (what heap.slabs=auto counts)
+HEAP_SLAB_AUTO_BLOCKS = 16384
 HEAP_SLAB_OFF = 16      # a run starts this far past a 4 KiB boundary; its page is [R - 16, R - 16 + 4 KiB)
 # struct heap_slab, little-endian: check, next, prev, size, cap, live, cls, words, free_bits[4]
 HEAP_SLAB_LAYOUT = "<QQQHHHBB4Q"

@@ -37,6 +37,9 @@ class Heap:
         self.slabs = self.magic == D.HEAP_MAGIC_SLABS and smap is not None
         self.slab_pg0 = int(self.v["slab_pg0"]) if self.slabs else 0
         self.slab_map_addr = int(smap.address) if self.slabs else 0
+        # heap.slabs=auto before the switch: grow() turns slabs on at env.slab_after small blocks in use.
+        self.slab_auto = bool(int(field(self.v, "slab_auto", 0)))
+        self.slab_after = int(self.v["env"]["slab_after"]) if self.slab_auto else 0
 
     def _cache_members(self):
         """Header addresses on the front cache's LIFOs (level 0), each checked for the cache's key."""
@@ -60,7 +63,7 @@ class Heap:
 
     def counters(self):
         names = ("in_use_bytes", "free_bytes", "used_blocks", "free_blocks", "peak_in_use", "large_blocks",
-                 "large_bytes", "sbrk_calls")
+                 "large_bytes", "sbrk_calls", "small_blocks")
         c = {n: int(self.v[n]) for n in names if field(self.v, n) is not None}
         if self.slabs:
             c["slab_runs"] = int(self.v["slab_runs"])
@@ -292,7 +295,12 @@ the slab object ADDR is in."""
                                               "the counters leave them out of used and free"))
         print(frag_text(free_bytes, largest))
         c = h.counters()
+        small = sum(1 for b in used + cached if b["size"] <= D.HEAP_SMALL_BLOCK and not b.get("slab"))
+        if h.slab_auto:
+            print(f"slabs: auto, off: {small} blocks of up to {D.HEAP_SMALL_BLOCK} bytes in use, "
+                  f"on when the break grows with {h.slab_after}")
         mine = {"in_use_bytes": used_bytes + sum(b["size"] for b in cached), "free_bytes": free_bytes,
+                "small_blocks": small,
                 "used_blocks": len(used) + len(cached),
                 "free_blocks": len(free), "large_blocks": len(large), "large_bytes": large_bytes}
         if h.slabs:
