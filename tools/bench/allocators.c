@@ -23,8 +23,13 @@ const struct alloc_desc ALLOCS[] = {
 	{ "jemalloc", "libjemalloc.so.2", "libjemalloc2", 0, 0 },
 	{ "tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4", 0, 0 },
 	{ "mimalloc", "libmimalloc.so.2", "libmimalloc2.0", 0, 0 },
-	/* memkern with header-less slabs for requests up to 64 bytes (env.slabs, heap.slabs=1). */
+	/*
+	 * memkern is the default heap (heap.slabs=auto: slabs once it holds many
+	 * small blocks); these two fix the choice: header-less slabs for requests
+	 * up to 64 bytes from the start (heap.slabs=1), or never (heap.slabs=0).
+	 */
 	{ "memkern-slab", NULL, NULL, 0, MK_SLAB },
+	{ "memkern-noslab", NULL, NULL, 0, MK_NOSLAB },
 	/* An experiment for docs/performance.md, run only when named with --alloc. */
 	{ "memkern-keep", NULL, NULL, 0, MK_KEEP },
 };

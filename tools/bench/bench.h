@@ -48,10 +48,10 @@ struct alloc_desc {
 	const char *lib;       /* LD_PRELOAD this .so (NULL: none) */
 	const char *pkg;       /* the Debian package that has it */
 	int debug;             /* memkern: heap debug level */
-	int variant;           /* memkern: 0 as shipped, else an experiment (not in the default run) */
+	int variant;           /* memkern: MK_PLAIN as shipped, MK_SLAB/MK_NOSLAB slabs fixed, MK_KEEP (not run by default) */
 };
 
-enum { MK_PLAIN, MK_KEEP, MK_SLAB };
+enum { MK_PLAIN, MK_KEEP, MK_SLAB, MK_NOSLAB };
 
 #define MAX_ALLOCS 16            /* room for ALLOCS in the driver's fixed arrays */
 extern const struct alloc_desc ALLOCS[];

@@ -124,7 +124,7 @@ struct wl_ops mk_setup(int debug, int variant)
 #endif
 	if (variant == MK_KEEP)
 		env.trim_threshold = 1ull << 40;     /* never trim: the footprint stays at its peak */
-	env.slabs = variant == MK_SLAB;
+	env.slabs = variant == MK_SLAB ? HEAP_SLABS_ON : variant == MK_NOSLAB ? HEAP_SLABS_OFF : HEAP_SLABS_AUTO;
 	if (heap_init(&mk_heap, &env))
 		die("memkern: heap_init failed");
 	return (struct wl_ops){ mk_malloc, mk_free, mk_calloc, mk_realloc, mk_memalign };

@@ -99,7 +99,7 @@ static void table(const struct opts *o, const struct wl_entry *wl, int nwl, cons
 
 /*
  * The targets (issue 9) for one memkern configuration (name: "memkern",
- * the default, or "memkern-slab"): never slower than glibc, overhead
+ * the default, "memkern-slab" or "memkern-noslab"): never slower than glibc, overhead
  * bounds, and its latency.
  */
 static void targets_for(const char *name, const struct wl_entry *wl, int nwl, const struct alloc_desc *const *al,
@@ -153,6 +153,7 @@ static void targets_for(const char *name, const struct wl_entry *wl, int nwl, co
 static void targets(const struct wl_entry *wl, int nwl, const struct alloc_desc *const *al, int nal,
 		    const struct result *res)
 {
+	targets_for("memkern-noslab", wl, nwl, al, nal, res);
 	targets_for("memkern-slab", wl, nwl, al, nal, res);
 	targets_for("memkern", wl, nwl, al, nal, res);   /* last: its count is the run's last line */
 }
