@@ -96,15 +96,6 @@ static bool grow(struct heap *h, size_t need)
 	blk_write(h, b, size, HEAP_BLK_FREE);
 	blk_set_foot(b);
 	list_insert(h, b);
-	/*
-	 * heap.slabs=auto: a heap that grows while it holds this many small
-	 * blocks has enough of them that their headers and rounding cost more
-	 * than slabs would (see "slabs" in heap.h); from now on small requests
-	 * are slab objects. Checked here, not per call, so the heaps that never
-	 * get there pay nothing on their paths.
-	 */
-	if (ALLOC_UNLIKELY(h->slab_auto) && h->small_blocks >= h->env.slab_after)
-		heap_slab_enable(h);
 	return true;
 }
 
@@ -231,6 +222,16 @@ static inline __attribute__((always_inline)) void *take(struct heap *h, blk_t b,
 	}
 	blk_write(h, b, total, prev_flag);
 	h->small_blocks += small_block(total);
+	/*
+	 * heap.slabs=auto: a heap that holds this many small blocks has enough
+	 * of them that their headers and rounding cost more than slabs would
+	 * (see "slabs" in heap.h); from the next call on, small requests are
+	 * slab objects. Only carving a block can get the count there (a shrink
+	 * in place can too; the next carve then sees it), and one compare here
+	 * is all the heaps that never get there pay (SIZE_MAX when not auto).
+	 */
+	if (ALLOC_UNLIKELY(h->small_blocks >= h->slab_auto_at))
+		heap_slab_enable(h);
 	note_used(h, total, 1);
 	return (void *)blk_payload(b);
 }

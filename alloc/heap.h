@@ -42,15 +42,15 @@
  *               usable_size is the size rounded up to 16 bytes.
  *   slabs       level 0, on from heap_init with env.slabs =
  *               HEAP_SLABS_ON, never with HEAP_SLABS_OFF, and with
- *               HEAP_SLABS_AUTO (the default) from the first growth of
- *               the break with env.slab_after (16,384) small blocks in
- *               use: blocks of up to HEAP_SMALL_BLOCK (80) bytes, cached
- *               ones included, counted in small_blocks where blocks are
- *               carved, merged, split and grown, and looked at only in
- *               grow(), so a heap without them pays one add on its
- *               carve and merge paths (the trade is in
- *               docs/performance.md). Blocks made before the switch stay
- *               blocks. With slabs on, requests of up to
+ *               HEAP_SLABS_AUTO (the default) from the carve that makes
+ *               env.slab_after (16,384) small blocks in use: blocks of
+ *               up to HEAP_SMALL_BLOCK (80) bytes, cached ones included,
+ *               counted in small_blocks where blocks are carved, merged,
+ *               split and grown; a heap that never gets there pays an
+ *               add on its carve and merge paths and a compare on its
+ *               carve path (the trade is in docs/performance.md).
+ *               Blocks made before the switch stay blocks. With slabs
+ *               on, requests of up to
  *               HEAP_SLAB_MAX (64) bytes are objects without a header, in
  *               runs of one class each (16, 32, 48 or 64 bytes). A run is
  *               an ordinary used block of HEAP_SLAB_RUN (4 KiB) bytes
@@ -226,11 +226,17 @@
 #define HEAP_SLAB_WINDOW    (256ull << 20)   /* runs lie in this much of the break, from its base */
 #define HEAP_SLAB_MAP_WORDS (HEAP_SLAB_WINDOW / HEAP_SLAB_RUN / 64)
 #define HEAP_SLAB_SALT      0x736c616273616c74ull   /* "slabsalt", mixed into a run's check word */
-#define HEAP_SMALL_BLOCK    80      /* the largest block a request of HEAP_SLAB_MAX bytes takes */
-#define HEAP_SLAB_AUTO_BLOCKS 16384 /* heap.slabs=auto: on once the break grows with this many small blocks */
+/*
+ * heap.slabs=auto counts used blocks of up to HEAP_SMALL_BLOCK whole bytes:
+ * what requests of up to HEAP_SLAB_MAX bytes take when their block is not
+ * padded by an unsplittable remainder (and requests of 65..72 bytes too,
+ * and small aligned ones, which slabs do not serve): a proxy, not a census.
+ */
+#define HEAP_SMALL_BLOCK    80
+#define HEAP_SLAB_AUTO_BLOCKS 16384 /* heap.slabs=auto: slabs on once this many small blocks are in use */
 
-/* heap_env.slabs (see "slabs" above). */
-#define HEAP_SLABS_AUTO     0       /* off, on once the heap holds HEAP_SLAB_AUTO_BLOCKS small blocks */
+/* heap_env.slabs (see "slabs" above). 0 is auto: an env that says `false` gets auto, not off. */
+#define HEAP_SLABS_AUTO     0       /* off, on once the heap holds env.slab_after small blocks */
 #define HEAP_SLABS_ON       1
 #define HEAP_SLABS_OFF      2
 
@@ -347,8 +353,8 @@ struct heap_env {
 	 */
 	uint32_t slabs;
 	/*
-	 * HEAP_SLABS_AUTO: slabs turn on when the break grows while this many
-	 * small blocks are in use; 0 = HEAP_SLAB_AUTO_BLOCKS.
+	 * HEAP_SLABS_AUTO: slabs turn on when this many small blocks are in
+	 * use; 0 = HEAP_SLAB_AUTO_BLOCKS.
 	 */
 	size_t slab_after;
 };
@@ -479,7 +485,7 @@ struct heap {
 	size_t slab_runs;            /* runs (each also one used block of the break) */
 	size_t slab_live[HEAP_SLAB_CLASSES];   /* objects handed out, per class */
 	size_t slab_skip;            /* refills left to serve as blocks after no run fitted in the window */
-	bool slab_auto;              /* heap.slabs=auto, slabs not on yet: grow() turns them on */
+	size_t slab_auto_at;         /* heap.slabs=auto, not on yet: small_blocks that turn slabs on; else SIZE_MAX */
 	uint64_t slab_map[HEAP_SLAB_MAP_WORDS];   /* bit i: page slab_pg0 + i is a run */
 };
 

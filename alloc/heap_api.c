@@ -51,6 +51,7 @@ int heap_init(struct heap *h, const struct heap_env *env)
 		h->env.trim_threshold = h->env.grow_bytes;
 	if (!h->env.slab_after)
 		h->env.slab_after = HEAP_SLAB_AUTO_BLOCKS;
+	h->slab_auto_at = !env->debug && env->slabs == HEAP_SLABS_AUTO ? h->env.slab_after : SIZE_MAX;
 	if (!h->env.quarantine_bytes)
 		h->env.quarantine_bytes = HEAP_DEFAULT_QUARANTINE_BYTES;
 	/* The front cache serves what would otherwise come from the break. */
@@ -83,7 +84,6 @@ int heap_init(struct heap *h, const struct heap_env *env)
 	 * compare and the map is never read (heap_slab_enable moves it).
 	 */
 	h->slab_pg0 = (h->base >> HEAP_SLAB_RUN_SHIFT) - (1ull << 40);
-	h->slab_auto = !env->debug && env->slabs == HEAP_SLABS_AUTO;
 	heap_set_brk(h, h->base + h->env.grow_bytes);
 	h->floor_brk = h->brk;
 	h->secret = mix64((env->secret ? env->secret : (uint64_t)(uintptr_t)h ^ 0x6a09e667f3bcc909ull) ^

@@ -97,7 +97,7 @@ void heap_slab_enable(struct heap *h)
 	h->slab_lim = HEAP_SLAB_MAX + 1;
 	h->slab_pg0 = h->base >> HEAP_SLAB_RUN_SHIFT;   /* the map is all clear: no page is a run yet */
 	h->cache_hole = HEAP_CACHE_HOLE;
-	h->slab_auto = false;
+	h->slab_auto_at = SIZE_MAX;
 	h->magic = HEAP_MAGIC_SLABS;   /* the entry points take the slab copy of level 0 from the next call */
 }
 

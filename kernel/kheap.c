@@ -101,14 +101,16 @@ static void env_describe(void *ctx, uintptr_t addr, char *buf, size_t size)
  */
 static uint32_t slabs_from_cmdline(void)
 {
-	char word[16];
+	char word[24];
 	uint64_t n;
 
 	if (!cmdline_get("heap.slabs", word, sizeof word) || strcmp(word, "auto") == 0)
 		return HEAP_SLABS_AUTO;
-	if (parse_u64(word, &n) && n <= 1)
+	/* A value that filled word was cut short: never read its prefix as 0 or 1. */
+	if (strlen(word) < sizeof word - 1 && parse_u64(word, &n) && n <= 1)
 		return n ? HEAP_SLABS_ON : HEAP_SLABS_OFF;
-	printk("heap: heap.slabs=%s is not 0, 1 or auto: auto kept\n", word);
+	printk("heap: heap.slabs=%s%s is not 0, 1 or auto: auto kept\n", word,
+	       strlen(word) < sizeof word - 1 ? "" : "...");
 	return HEAP_SLABS_AUTO;
 }
 
@@ -148,8 +150,8 @@ void kheap_init(void)
 	if (heap.slab_lim)
 		printk("heap: slabs: requests of up to %u bytes are objects without a header, in runs of %u KiB\n",
 		       HEAP_SLAB_MAX, HEAP_SLAB_RUN >> 10);
-	else if (heap.slab_auto)
-		printk("heap: slabs: auto, on once the break grows with %zu blocks of up to %u bytes in use\n",
+	else if (heap.slab_auto_at != SIZE_MAX)
+		printk("heap: slabs: auto, on once %zu blocks of up to %u bytes are in use\n",
 		       heap.env.slab_after, HEAP_SMALL_BLOCK);
 	else if (slabs == HEAP_SLABS_ON)
 		printk("heap: heap.slabs=1 ignored: the debug levels give every block a header\n");

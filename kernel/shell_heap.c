@@ -217,8 +217,8 @@ void shell_cmd_heap(int argc, char **argv)
 		printk("slab runs: %zu (%u bytes each, among the used blocks), holding %zu objects (%zu bytes) "
 		       "of up to %u bytes with no header\n",
 		       st.slab_runs, HEAP_SLAB_RUN, st.slab_objects, st.slab_bytes, HEAP_SLAB_MAX);
-	else if (kheap()->slab_auto)
-		printk("slabs: auto, off: %zu blocks of up to %u bytes in use, on when the break grows with %zu\n",
+	else if (kheap()->slab_auto_at != SIZE_MAX)
+		printk("slabs: auto, off: %zu blocks of up to %u bytes in use, on at %zu\n",
 		       st.small_blocks, HEAP_SMALL_BLOCK, kheap()->env.slab_after);
 	printk("peak in use: %zu bytes; misuse reports so far: %lu\n", st.peak_in_use, kheap_reports());
 	if (st.free_bytes)

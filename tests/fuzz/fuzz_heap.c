@@ -140,9 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #endif
 	/*
 	 * Slabs exist at level 0 only, which is what the harness runs (see
-	 * above): on from the start, or auto (turned on when the break grows
-	 * with slab_after small blocks in use; 0 is the default's 16384, out of
-	 * this harness's reach), or off.
+	 * above): on from the start, or auto (turned on once slab_after small
+	 * blocks are in use; 0 is the default's 16384, out of this harness's
+	 * reach), or off.
 	 */
 	static const size_t afters[] = { 0, 1, 2, 8, 32, 100, 0, 0 };
 	env.slabs = (flags & 128) ? HEAP_SLABS_ON : (c3 >> 3) % 8 == 7 ? HEAP_SLABS_OFF : HEAP_SLABS_AUTO;

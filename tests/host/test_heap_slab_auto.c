@@ -1,11 +1,12 @@
 /*
  * tests/host/test_heap_slab_auto.c - host tests of heap.slabs=auto (heap.h
  * "slabs", HEAP_SLABS_AUTO, the default): a heap starts with every request
- * a block and turns slabs on when its break grows while env.slab_after
- * small blocks (of at most HEAP_SMALL_BLOCK bytes) are in use. Checked here:
+ * a block and turns slabs on with the carve that makes env.slab_after
+ * small blocks (of at most HEAP_SMALL_BLOCK bytes) in use. Checked here:
  * the small_blocks counter through every path that makes, frees, splits or
  * grows a block (heap_check recounts it), when the switch happens and when
- * it must not, blocks from before it living on beside objects, the front
+ * it must not (with the break growing or not), blocks from before it living
+ * on beside objects, the front
  * cache's small blocks after it, the other settings (on, off, a value
  * heap_init refuses, the debug levels), and the shapes of the benchmark's
  * pairs and churn, which must stay without slabs.
@@ -45,7 +46,7 @@ HTEST(auto_is_the_default_and_starts_without_slabs)
 {
 	setup();
 	CHECK(H.magic == HEAP_MAGIC);
-	CHECK(H.slab_auto);
+	CHECK_EQ_U(H.slab_auto_at, HEAP_SLAB_AUTO_BLOCKS);
 	CHECK_EQ_U(H.slab_lim, 0);
 	CHECK_EQ_U(H.env.slab_after, HEAP_SLAB_AUTO_BLOCKS);
 	void *a = heap_malloc(&H, 10);
@@ -102,11 +103,11 @@ HTEST(small_block_count_follows_every_path)
 }
 
 /*
- * With slab_after small blocks in use nothing happens until the break
- * grows; the call that grows it still gets a block, the next small request
- * an object; the blocks from before free as blocks, and everything checks.
+ * The carve that makes slab_after small blocks in use turns slabs on, and
+ * itself still gets a block; the next small request an object. The blocks
+ * from before free as blocks, and everything checks.
  */
-HTEST(slabs_turn_on_when_the_break_grows_with_enough_small_blocks)
+HTEST(slabs_turn_on_with_the_small_block_that_reaches_slab_after)
 {
 	enum { AFTER = 3000, N = 6000 };
 	static void *p[N];
@@ -114,24 +115,17 @@ HTEST(slabs_turn_on_when_the_break_grows_with_enough_small_blocks)
 	setup_auto(HEAP_SLABS_AUTO, AFTER);
 	size_t on_at = 0;
 	for (size_t i = 0; i < N && !on_at; i++) {
-		size_t brk = E.brk;
 		REQUIRE(p[i] = heap_malloc(&H, 40));
 		fill(p[i], 40, (unsigned)i);
 		/* A block (48 bytes whole, or 64 when the rest of a chunk was too small to split off). */
 		CHECK(!on_run_page(p[i]));
 		CHECK(heap_usable_size(&H, p[i]) == 40 || heap_usable_size(&H, p[i]) == 56);
-		if (H.slab_lim) {
+		if (H.slab_lim)
 			on_at = i + 1;
-			CHECK(E.brk > brk);                     /* only a growth turns them on */
-			CHECK(H.small_blocks >= AFTER);
-		} else if (E.brk > brk) {
-			CHECK(H.small_blocks - 1 < AFTER);      /* it grew before the count was reached */
-		}
 	}
-	REQUIRE(on_at);
-	CHECK(on_at >= AFTER && on_at < AFTER + 64 * KiB / 48 + 1);
+	CHECK_EQ_U(on_at, AFTER);
 	CHECK(H.magic == HEAP_MAGIC_SLABS);
-	CHECK(!H.slab_auto);
+	CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
 	check_heap();
 	/* From now on a small request is an object of its class; bigger ones are blocks as before. */
 	void *o = heap_malloc(&H, 40), *big = heap_malloc(&H, 100);
@@ -162,7 +156,42 @@ HTEST(slabs_turn_on_when_the_break_grows_with_enough_small_blocks)
 	expect_empty();
 }
 
-/* A heap that never grows with enough small blocks in use never switches, however many it made. */
+/*
+ * A heap that keeps its pages (retain, learnt from giving back and mapping
+ * again the same megabytes) can reach the count without growing its break:
+ * the switch must not wait for a growth.
+ */
+HTEST(slabs_turn_on_without_the_break_growing)
+{
+	enum { AFTER = 4000, BIG = 64 };
+	static void *big[BIG];
+
+	setup_auto(HEAP_SLABS_AUTO, AFTER);
+	/* 4 MiB in 64 KiB blocks, freed and taken again: the break learns to keep it. */
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < BIG; i++)
+			REQUIRE(big[i] = heap_malloc(&H, 64 * KiB - 64));
+		for (int i = 0; i < BIG; i++)
+			heap_free(&H, big[i]);
+	}
+	size_t brk = E.brk, calls = E.sbrk_calls;
+	REQUIRE(brk >= 2 * MiB);
+	static void *p[AFTER];
+	for (int i = 0; i < AFTER; i++)
+		REQUIRE(p[i] = heap_malloc(&H, 24));
+	CHECK_EQ_U(E.sbrk_calls, calls);   /* no growth */
+	CHECK(H.slab_lim != 0);
+	void *o = heap_malloc(&H, 24);
+	REQUIRE(o);
+	CHECK(on_run_page(o));
+	heap_free(&H, o);
+	for (int i = 0; i < AFTER; i++)
+		heap_free(&H, p[i]);
+	check_heap();
+	expect_empty();
+}
+
+/* A heap that never holds enough small blocks at once never switches, however many it made. */
 HTEST(many_small_blocks_made_and_freed_do_not_turn_slabs_on)
 {
 	enum { AFTER = 500 };
@@ -180,7 +209,7 @@ HTEST(many_small_blocks_made_and_freed_do_not_turn_slabs_on)
 			heap_free(&H, p[i]);
 	}
 	CHECK_EQ_U(H.slab_lim, 0);
-	CHECK(H.slab_auto);
+	CHECK_EQ_U(H.slab_auto_at, AFTER);
 	expect_empty();
 }
 
@@ -227,7 +256,7 @@ HTEST(on_off_and_bad_settings)
 {
 	setup_auto(HEAP_SLABS_ON, 0);
 	CHECK(H.magic == HEAP_MAGIC_SLABS);
-	CHECK(!H.slab_auto);
+	CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
 	void *o = heap_malloc(&H, 8);
 	REQUIRE(o);
 	CHECK(on_run_page(o));
@@ -235,7 +264,7 @@ HTEST(on_off_and_bad_settings)
 	expect_empty();
 
 	setup_auto(HEAP_SLABS_OFF, 1);
-	CHECK(!H.slab_auto);
+	CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
 	static void *p[3000];
 	for (int i = 0; i < 3000; i++)
 		REQUIRE(p[i] = heap_malloc(&H, 16));
@@ -262,7 +291,7 @@ HTEST(auto_never_switches_at_debug_levels)
 		env.debug = level;
 		env.slab_after = 10;
 		REQUIRE(heap_init(&H, &env) == 0);
-		CHECK(!H.slab_auto);
+		CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
 		for (int i = 0; i < 600; i++)
 			REQUIRE(p[i] = heap_malloc(&H, 16));
 		CHECK_EQ_U(H.slab_lim, 0);
@@ -317,7 +346,8 @@ int main(int argc, char **argv)
 
 	HRUN(auto_is_the_default_and_starts_without_slabs);
 	HRUN(small_block_count_follows_every_path);
-	HRUN(slabs_turn_on_when_the_break_grows_with_enough_small_blocks);
+	HRUN(slabs_turn_on_with_the_small_block_that_reaches_slab_after);
+	HRUN(slabs_turn_on_without_the_break_growing);
 	HRUN(many_small_blocks_made_and_freed_do_not_turn_slabs_on);
 	HRUN(cached_small_blocks_after_the_switch_are_flushed);
 	HRUN(on_off_and_bad_settings);

@@ -603,15 +603,15 @@ KTEST(heap, slab_objects_have_no_header)
 }
 
 /*
- * heap.slabs=auto (the default): small requests are blocks until the break
- * grows while env.slab_after of them are in use, objects from then on; the
- * blocks from before stay blocks and free as such. The rest of the boot
- * runs with slabs on (the suites after this one, the random run included).
+ * heap.slabs=auto (the default): small requests are blocks until
+ * env.slab_after of them are in use, objects from then on; the blocks from
+ * before stay blocks and free as such. The rest of the boot runs with
+ * slabs on (the suites after this one, the random run included).
  */
 KTEST(heap, slabs_turn_on_with_many_small_blocks)
 {
 	const struct heap *h = kheap();
-	if (h->slab_lim || !h->slab_auto)
+	if (h->slab_lim || h->slab_auto_at == SIZE_MAX)
 		ktest_skip("needs heap.slabs=auto (the default) at heap.debug=0, and slabs not on yet");
 	size_t n = h->env.slab_after + 8192, on_at = 0;
 	uint8_t **o = kmalloc(n * sizeof *o);
@@ -633,9 +633,9 @@ KTEST(heap, slabs_turn_on_with_many_small_blocks)
 	}
 	printk("    # slabs on at small block %zu (%zu were in use before), break %lu KiB\n", on_at, before.small_blocks,
 	       (kbrk_current() - kbrk_base()) >> 10);
-	/* Only a growth of the break turns them on, and only with slab_after small blocks in use. */
-	KEXPECT_GE(before.small_blocks + on_at, h->env.slab_after);
-	KEXPECT_EQ(kmalloc_usable_size(o[on_at - 1]), 24);   /* the call that grew it got a block */
+	/* The block that made slab_after small blocks in use turned them on, and was a block itself. */
+	KEXPECT_EQ(before.small_blocks + on_at, h->env.slab_after);
+	KEXPECT_EQ(kmalloc_usable_size(o[on_at - 1]), 24);
 	uint8_t *obj = kmalloc(24);
 	KASSERT(obj);
 	KEXPECT_EQ(kmalloc_usable_size(obj), 32);            /* the next one an object of class 32 */

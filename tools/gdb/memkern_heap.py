@@ -37,9 +37,10 @@ class Heap:
         self.slabs = self.magic == D.HEAP_MAGIC_SLABS and smap is not None
         self.slab_pg0 = int(self.v["slab_pg0"]) if self.slabs else 0
         self.slab_map_addr = int(smap.address) if self.slabs else 0
-        # heap.slabs=auto before the switch: grow() turns slabs on at env.slab_after small blocks in use.
-        self.slab_auto = bool(int(field(self.v, "slab_auto", 0)))
-        self.slab_after = int(self.v["env"]["slab_after"]) if self.slab_auto else 0
+        # heap.slabs=auto before the switch: carving a block turns slabs on at slab_auto_at small blocks in use.
+        at = field(self.v, "slab_auto_at")
+        self.slab_auto_at = int(at) & MASK64 if at is not None else MASK64
+        self.slab_auto = self.slab_auto_at != MASK64
 
     def _cache_members(self):
         """Header addresses on the front cache's LIFOs (level 0), each checked for the cache's key."""
@@ -298,7 +299,7 @@ the slab object ADDR is in."""
         small = sum(1 for b in used + cached if b["size"] <= D.HEAP_SMALL_BLOCK and not b.get("slab"))
         if h.slab_auto:
             print(f"slabs: auto, off: {small} blocks of up to {D.HEAP_SMALL_BLOCK} bytes in use, "
-                  f"on when the break grows with {h.slab_after}")
+                  f"on at {h.slab_auto_at}")
         mine = {"in_use_bytes": used_bytes + sum(b["size"] for b in cached), "free_bytes": free_bytes,
                 "small_blocks": small,
                 "used_blocks": len(used) + len(cached),
