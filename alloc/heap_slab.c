@@ -127,14 +127,20 @@ void heap_slab_free_obj(struct heap *h, struct heap_slab *s, unsigned i)
 		heap_slab_edge(h, s);
 }
 
-/* The first run on class k's list cannot give an object out (heap_slab.h's slab_alloc saw why). */
+/*
+ * The first run on class k's list cannot give an object out (heap_slab.h's
+ * slab_alloc saw why). It stays where it is, reported at every malloc of
+ * its class that meets it (each served as a block), so repairing it, as a
+ * debugger might, brings it back; heap_check names it meanwhile.
+ */
 static __attribute__((noinline, cold)) void report_bad_run(struct heap *h, struct heap_slab *s)
 {
 	char line[200];
+	const char *why = s->check != slab_check_word(h, s) ? "its head's check word is wrong"
+							    : "its head names no free object inside it";
 
-	snprintf(line, sizeof line,
-		 "heap: slab run 0x%lx (objects of %u bytes) is damaged: its head names no free object inside it (overwritten?)",
-		 UL(s), (s->cls + 1u) * 16);
+	snprintf(line, sizeof line, "heap: slab run 0x%lx (objects of %u bytes) is damaged: %s (overwritten?)", UL(s),
+		 (s->cls + 1u) * 16, why);
 	heap_core_report(h, HEAP_ERR_UNDERFLOW, (uintptr_t)s, line);
 }
 

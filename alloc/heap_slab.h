@@ -22,9 +22,12 @@ void heap_slab_full(struct heap *h, struct heap_slab *s);
 
 /*
  * Level 0, n < h->slab_lim: an object of class (n - 1) / 16 from the first
- * run on its list. The run's bitmap is trusted only as far as it stays in
- * the run: a word with no bit, or an index past cap, sends the call to
- * heap_slab_refill, which checks the run and reports it.
+ * run on its list. The run's head is trusted only once its check word
+ * proves it (an overflow from the block below reaches the check word before
+ * the list links, which a run that fills follows), and its bitmap only as
+ * far as it stays in the run: a wrong check word, a word with no bit, or an
+ * index past cap, sends the call to heap_slab_refill, which reports the run
+ * and serves the request as a block.
  */
 static inline __attribute__((always_inline)) void *slab_alloc(struct heap *h, size_t n)
 {
@@ -37,7 +40,7 @@ static inline __attribute__((always_inline)) void *slab_alloc(struct heap *h, si
 	unsigned words = s->words, wi = (unsigned)__builtin_ctz(words | 8);
 	uint64_t bits = s->free_bits[wi];
 	unsigned i = wi * 64 + (unsigned)__builtin_ctzll(bits | (1ull << 63));
-	if (ALLOC_UNLIKELY(!bits || i >= slab_caps[k]))
+	if (ALLOC_UNLIKELY(!bits || i >= slab_caps[k] || s->check != slab_check_word(h, s)))
 		return heap_slab_refill(h, k, n);
 	bits &= bits - 1;
 	s->free_bits[wi] = bits;

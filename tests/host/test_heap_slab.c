@@ -981,7 +981,7 @@ HTEST(slab_check_finds_damaged_runs)
 	expect_empty();
 }
 
-HTEST(slab_damaged_head_refuses_frees_and_malloc_goes_on)
+HTEST(slab_damaged_head_refuses_frees_and_mallocs_of_its_class)
 {
 	static void *o[20];
 	char why[256];
@@ -1029,18 +1029,35 @@ HTEST(slab_damaged_head_refuses_frees_and_malloc_goes_on)
 	CHECK_EQ_U(H.used_blocks, used);
 	CHECK_EQ_U(H.in_use_bytes, in_use);
 
-	/* malloc still hands out usable memory, of any class, not overlapping anything live. */
+	/*
+	 * malloc still hands out usable memory, of any class, not overlapping
+	 * anything live. A request of the damaged run's class is not served from
+	 * it (its list links are not followed either): the run is reported, each
+	 * time, and the request is an ordinary block.
+	 */
 	void *m[8];
 	for (int i = 0; i < 8; i++) {
 		size_t n = (size_t)(1 + i * 9);
+		int before = E.reports;
 		REQUIRE(m[i] = heap_malloc(&H, n));
 		CHECK(aligned(m[i], 16));
 		CHECK(in_brk(m[i]));
 		for (int j = 0; j < 20; j++)
 			CHECK((char *)m[i] + n <= (char *)o[j] || (char *)m[i] >= (char *)o[j] + 32 || j == 10);
 		CHECK(!((char *)m[i] + n > (char *)s && (char *)m[i] < (char *)s + HEAP_SLAB_HDR));   /* not the head */
+		if (class_size(n) == 32) {
+			CHECK_EQ_U(E.reports, before + 1);
+			CHECK_EQ_U(E.last_kind, HEAP_ERR_UNDERFLOW);
+			CHECK_EQ_U(E.last_addr, (uintptr_t)s);
+			CHECK(strstr(E.last_line, "is damaged: its head's check word is wrong") != NULL);
+			CHECK(!on_run_page(m[i]));
+		} else {
+			CHECK_EQ_U(E.reports, before);
+		}
 		memset(m[i], 0x77, n);
 	}
+	CHECK_EQ_U(s->free_bits[0], bits0);   /* the damaged run gave nothing out */
+	CHECK_EQ_U(s->live, 19);
 	for (int j = 0; j < 20; j++)
 		if (j != 10)
 			CHECK(filled(o[j], 32, (unsigned)j));
@@ -1048,7 +1065,7 @@ HTEST(slab_damaged_head_refuses_frees_and_malloc_goes_on)
 	HEAP_CLEAN();
 	for (int i = 0; i < 8; i++)
 		heap_free(&H, m[i]);
-	CHECK_EQ_U(E.reports, reports + 4);
+	CHECK_EQ_U(E.reports, reports + 6);
 	HEAP_CLEAN();
 
 	/*
@@ -1399,7 +1416,7 @@ int main(int argc, char **argv)
 	HRUN(slab_run_with_an_overflowed_header_is_kept_not_merged);
 	HRUN(slab_kept_empty_run_never_costs_memory);
 	HRUN(slab_check_finds_damaged_runs);
-	HRUN(slab_damaged_head_refuses_frees_and_malloc_goes_on);
+	HRUN(slab_damaged_head_refuses_frees_and_mallocs_of_its_class);
 	HRUN(slab_writes_after_free_hand_out_nothing_wrong);
 	HRUN(slab_out_of_memory_fails_cleanly);
 	HRUN(slab_window_past_256_mib_falls_back_to_blocks);
