@@ -16,7 +16,8 @@
  * nothing of what callers asked for; only heap_malloc and heap_free, at its
  * end, are entry points. Its free lists are in heap_lists.h and its pointer
  * classifier in heap_classify.h (headers private to this file, for
- * reading; they inline here). The other entry points and the misuse reports are in
+ * reading; they inline here); growing and trimming the break, slow paths,
+ * are heap_brk.c. The other entry points and the misuse reports are in
  * heap_api.c, large blocks in heap_large.c, the front cache's slow half in
  * heap_cache.c, the debug levels (canaries, records
  * of who allocated, the quarantine) in heap_debug.c, and heap_check,
@@ -33,118 +34,6 @@
 #include "heap_slab.h"
 
 /* The free lists and their bitmaps: alloc/heap_lists.h. */
-
-/* ----- the break ----- */
-
-/* The free block just below the break, or 0 if the last block is used. */
-static blk_t top_free_block(const struct heap *h)
-{
-	blk_t e = heap_epilogue(h);
-	return blk_prev_is_free(e) ? blk_prev_phys(e) : 0;
-}
-
-/*
- * Grows the break so that the free block at its top gains at least `need`
- * bytes. Returns false with nothing changed when sbrk refuses or the region
- * would pass HEAP_MAX_BRK.
- */
-static bool grow(struct heap *h, size_t need)
-{
-	size_t page = h->env.page_size;
-
-	if (need > HEAP_MAX_BRK)
-		return false;
-	size_t pages = (need + page - 1) & ~(page - 1), delta = pages;
-	if (delta < h->env.grow_bytes)
-		delta = h->env.grow_bytes;
-	if (pages > HEAP_MAX_BRK - (h->brk - h->base))
-		return false;
-	if (delta > HEAP_MAX_BRK - (h->brk - h->base))
-		delta = pages;
-	void *old = h->env.sbrk(h->env.ctx, (intptr_t)delta);
-	/* Short of memory, a whole growth chunk may be refused where the pages needed are not. */
-	if (old == (void *)-1 && delta > pages) {
-		delta = pages;
-		old = h->env.sbrk(h->env.ctx, (intptr_t)delta);
-	}
-	if (old == (void *)-1)
-		return false;
-	ALLOC_ASSERT((uintptr_t)old == h->brk && "grow: the break moved behind the heap's back");
-	h->sbrk_calls++;
-	/* Mapping again what was just trimmed: keep that much from now on (see trim_keep). */
-	size_t again = delta < h->trimmed_recent ? delta : h->trimmed_recent;
-	h->trimmed_recent -= again;
-	h->retain += again;
-	if (h->retain > h->peak_in_use)
-		h->retain = h->peak_in_use;
-
-	/* The old epilogue's word becomes the new block's header. */
-	blk_t b = heap_epilogue(h);
-	bool prev_free = blk_prev_is_free(b);
-	blk_t prev = prev_free ? blk_prev_phys(b) : 0;
-	size_t size = delta;
-	heap_set_brk(h, h->brk + delta);
-	/* Fresh pages, and the old epilogue and foot if they end up inside a free block. */
-	if (ALLOC_UNLIKELY(h->debug))
-		poison_range(prev_free ? b - 8 : b + 8, heap_epilogue(h));
-	blk_write(h, heap_epilogue(h), 0, HEAP_BLK_PREV_FREE);
-	if (prev_free) {
-		list_remove(h, prev);
-		size += blk_size(prev);
-		b = prev;
-	}
-	blk_write(h, b, size, HEAP_BLK_FREE);
-	blk_set_foot(b);
-	list_insert(h, b);
-	return true;
-}
-
-/*
- * Gives back the whole pages at the top of the free block below the break,
- * keeping that block at least `keep` bytes and at least a minimum block (or
- * removing it when keep is 0 and the break can land exactly on its header),
- * and never going below floor_brk.
- * Returns the bytes given back (0 if sbrk refused: nothing changes then).
- */
-static size_t trim_top(struct heap *h, size_t keep)
-{
-	size_t page = h->env.page_size;
-	blk_t t = top_free_block(h);
-
-	if (!t || keep >= blk_size(t))
-		return 0;
-	uintptr_t cut = (t + 8 + keep + page - 1) & ~(uintptr_t)(page - 1);
-	if (cut - 8 != t && cut - 8 - t < HEAP_MIN_BLOCK)
-		cut += page;
-	if (cut < h->floor_brk)
-		cut = h->floor_brk;
-	if (cut >= h->brk)
-		return 0;
-
-	/* Its links may lie above the new break: unlink first, relink on failure. */
-	size_t give = h->brk - cut;
-	list_remove(h, t);
-	void *old = h->env.sbrk(h->env.ctx, -(intptr_t)give);
-	if (old == (void *)-1) {
-		list_insert(h, t);
-		return 0;
-	}
-	ALLOC_ASSERT((uintptr_t)old == h->brk && "trim_top: the break moved behind the heap's back");
-	h->sbrk_calls++;
-	heap_set_brk(h, cut);
-	if (heap_epilogue(h) == t) {
-		/* t's predecessor is used (t was free), so PREV_FREE stays clear. */
-		blk_write(h, t, 0, 0);
-	} else {
-		if (ALLOC_UNLIKELY(h->debug))
-			heap_dbg_heal_cut(h, t + 24, heap_epilogue(h));
-		blk_write(h, t, heap_epilogue(h) - t, HEAP_BLK_FREE);
-		blk_set_foot(t);
-		blk_write(h, heap_epilogue(h), 0, HEAP_BLK_PREV_FREE);
-		list_insert(h, t);
-	}
-	return give;
-}
 
 /* ----- carving and merging brk blocks ----- */
 
@@ -280,7 +169,7 @@ static inline __attribute__((always_inline)) void *alloc_block_as(struct heap *h
 		/* The rounding in find_free may pass over a top block that fits. */
 		blk_t top = top_free_block(h);
 		size_t have = top ? blk_size(top) : 0;
-		if (have < need && !grow(h, need - have))
+		if (have < need && !heap_brk_grow(h, need - have))
 			return NULL;
 		b = top_free_block(h);
 		ALLOC_ASSERT(b && blk_size(b) >= need && "alloc_block: grow gave too little");
@@ -299,37 +188,6 @@ static __attribute__((noinline)) void *alloc_block_debug(struct heap *h, size_t 
 							 size_t off)
 {
 	return alloc_block_as(h, size, align, off, true);
-}
-
-/*
- * Trim hysteresis and retention: the top free block is given back only
- * once it is bigger than trim_threshold and trim_keep, and trim_keep stays
- * mapped: a quarter of the bytes in use, so that small swings do not hand
- * pages back and fault them in again, plus retain, what this heap had to
- * map again after giving it back (see "trim" in heap.h and grow()).
- */
-static inline size_t trim_keep(const struct heap *h)
-{
-	return h->in_use_bytes / 4 + h->retain;
-}
-
-static inline size_t trim_limit(const struct heap *h)
-{
-	size_t k = trim_keep(h);
-	return k > h->env.trim_threshold ? k : h->env.trim_threshold;
-}
-
-/* Trims when the top free block is past trim_limit; the cache is flushed first. */
-static size_t maybe_trim(struct heap *h)
-{
-	blk_t t = top_free_block(h);
-
-	if (!t || blk_size(t) <= trim_limit(h))
-		return 0;
-	heap_cache_flush(h);
-	size_t given = trim_top(h, trim_keep(h));
-	h->trimmed_recent += given;
-	return given;
 }
 
 /*
@@ -417,7 +275,7 @@ static __attribute__((noinline, cold)) void free_block_below_top(struct heap *h,
 		return;
 	heap_cache_flush(h);
 	heap_slab_release_kept(h);
-	maybe_trim(h);
+	heap_core_maybe_trim(h);
 }
 
 /* Frees used block b (merge_block), then trims if it ended on top past the limit, or pinned below it. */
@@ -428,7 +286,7 @@ static void free_block(struct heap *h, blk_t b)
 	b = merge_block(h, b, &size);
 	if (b + size == heap_epilogue(h)) {
 		if (size > trim_limit(h))
-			maybe_trim(h);
+			heap_core_maybe_trim(h);
 	} else if (ALLOC_UNLIKELY(size > h->env.trim_threshold) && (cache_marked(h, b + size) || blk_is_slab(h, b + size))) {
 		/* The block after it may be one that waits (checked in full there). */
 		free_block_below_top(h, b + size, size);
@@ -478,9 +336,9 @@ bool heap_core_grow(struct heap *h, blk_t b, size_t size)
 	if (avail < size) {
 		bool at_top = next == heap_epilogue(h) ||
 			      (blk_is_free(next) && blk_next(next) == heap_epilogue(h));
-		if (!at_top || !grow(h, size - avail))
+		if (!at_top || !heap_brk_grow(h, size - avail))
 			return false;
-		/* grow() merged the new space with next, or made it next. */
+		/* heap_brk_grow merged the new space with next, or made it next. */
 	}
 	ALLOC_ASSERT(blk_is_free(next) && cur + blk_size(next) >= size &&
 		     "grow_used: no room after growing");
@@ -563,24 +421,19 @@ void *heap_core_alloc_below(struct heap *h, size_t size, size_t align, size_t of
 
 void heap_core_free(struct heap *h, blk_t b) { free_block(h, b); }
 
+/* For heap_brk.c, which links the top free block in and out (the lists are heap_lists.h, inlined here). */
+void heap_core_list_insert(struct heap *h, blk_t b) { list_insert(h, b); }
+void heap_core_list_remove(struct heap *h, blk_t b) { list_remove(h, b); }
+
 void heap_core_release(struct heap *h, blk_t b)
 {
 	size_t size;
 	merge_block(h, b, &size);
 }
 
-size_t heap_core_maybe_trim(struct heap *h) { return maybe_trim(h); }
-
 enum ptr_kind heap_core_classify(const struct heap *h, uintptr_t p, struct ptr_info *pi)
 {
 	return classify_as(h, p, pi, true);
-}
-
-size_t heap_core_trim(struct heap *h)
-{
-	h->retain = 0;
-	h->trimmed_recent = 0;
-	return trim_top(h, 0);
 }
 
 /* Lays out the initial break [base, brk) as one free block (poisoned at debug levels). */

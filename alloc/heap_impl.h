@@ -3,10 +3,11 @@
  * a block header word is packed (see the drawing in heap.h) and how a size
  * maps to a TLSF list. Everything else reads headers through these helpers.
  * Also the few internals the heap's files share (heap.c the TLSF core and
- * the hot pair, heap_large.c the large blocks, heap_cache.c the front
- * cache's slow half, heap_api.c the entry points, heap_debug.c the debug
- * levels, heap_check.c the checker and walkers), each named heap_core_*,
- * heap_cache_* or heap_dbg_*.
+ * the hot pair, heap_brk.c growing and trimming the break, heap_large.c
+ * the large blocks, heap_slab.c the slabs, heap_cache.c the front cache's
+ * slow half, heap_api.c the entry points, heap_debug.c the debug levels,
+ * heap_check.c the checker and walkers), each named heap_core_*,
+ * heap_brk_*, heap_slab_*, heap_cache_* or heap_dbg_*.
  */
 #ifndef ALLOC_HEAP_IMPL_H
 #define ALLOC_HEAP_IMPL_H
@@ -200,6 +201,34 @@ static inline void note_used(struct heap *h, size_t bytes, size_t blocks)
 		h->peak_in_use = now;
 }
 
+/* ----- the break's top (heap_brk.c grows and trims it) ----- */
+
+/* The free block just below the break, or 0 if the last block is used. */
+static inline blk_t top_free_block(const struct heap *h)
+{
+	blk_t e = heap_epilogue(h);
+	return blk_prev_is_free(e) ? blk_prev_phys(e) : 0;
+}
+
+/*
+ * Trim hysteresis and retention: the top free block is given back only
+ * once it is bigger than trim_threshold and trim_keep, and trim_keep stays
+ * mapped: a quarter of the bytes in use, so that small swings do not hand
+ * pages back and fault them in again, plus retain, what this heap had to
+ * map again after giving it back (see "trim" in heap.h and heap_brk_grow).
+ */
+static inline size_t trim_keep(const struct heap *h)
+{
+	return h->in_use_bytes / 4 + h->retain;
+}
+
+static inline size_t trim_limit(const struct heap *h)
+{
+	size_t k = trim_keep(h);
+	return k > h->env.trim_threshold ? k : h->env.trim_threshold;
+}
+
+
 /* ----- level 0's front cache (heap_cache.c, the hot pair in heap.c) ----- */
 
 _Static_assert(HEAP_CACHE_MAX_BLOCK % HEAP_ALIGN == 0 && HEAP_CACHE_MAX_BLOCK >= HEAP_MIN_BLOCK,
@@ -308,7 +337,7 @@ static inline uintptr_t slab_obj(const struct heap_slab *s, unsigned i)
  * classified again and reported).
  */
 void *heap_slab_refill(struct heap *h, unsigned k, size_t n);
-/* Turns slabs on (level 0): heap_init with HEAP_SLABS_ON, grow() with HEAP_SLABS_AUTO. */
+/* Turns slabs on (level 0): heap_init with HEAP_SLABS_ON, take() in heap.c with HEAP_SLABS_AUTO. */
 void heap_slab_enable(struct heap *h);
 void heap_slab_free_slow(struct heap *h, uintptr_t p);
 void heap_slab_edge(struct heap *h, struct heap_slab *s);
@@ -364,8 +393,17 @@ void *heap_core_alloc_below(struct heap *h, size_t size, size_t align, size_t of
 void heap_core_free(struct heap *h, blk_t b);
 /* Frees used block b: merges and lists it, never trims. */
 void heap_core_release(struct heap *h, blk_t b);
-/* Trims if the free block at the top is past the limit (as a free would); bytes given back. */
+/* Trims if the free block at the top is past the limit (as a free would); bytes given back. heap_brk.c. */
 size_t heap_core_maybe_trim(struct heap *h);
+/*
+ * heap_brk.c: grows the break so that the free block at its top gains at
+ * least need bytes; false with nothing changed when sbrk refuses or the
+ * region would pass HEAP_MAX_BRK.
+ */
+bool heap_brk_grow(struct heap *h, size_t need);
+/* heap.c's free lists, for heap_brk.c: link free block b in, or out. */
+void heap_core_list_insert(struct heap *h, blk_t b);
+void heap_core_list_remove(struct heap *h, blk_t b);
 /* Cuts used block b to size whole bytes; poison_tail: poison the part given back first. */
 void heap_core_shrink(struct heap *h, blk_t b, size_t size, bool poison_tail);
 /* Grows used block b to size whole bytes in place; false (nothing changed) if it cannot. */
@@ -384,6 +422,7 @@ void heap_core_large_free(struct heap *h, struct heap_large *l);
  * kept, header moved with its run); its new payload, or NULL with l as it was.
  */
 void *heap_core_large_remap(struct heap *h, struct heap_large *l, size_t size);
+/* heap_brk.c, for heap_trim: every page above the top free block's header back, retention forgotten. */
 size_t heap_core_trim(struct heap *h);
 /* Lays out the initial break as one free block. */
 void heap_core_setup(struct heap *h);
