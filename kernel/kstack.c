@@ -55,6 +55,14 @@ void kstack_free(const struct kstack *s)
 {
 	if (s->slot >= KSTACK_SLOTS || !(used_slots >> s->slot & 1) || s->guard != slot_base(s->slot))
 		panic("kstack_free: 0x%lx is not a live kernel stack", s->bottom);
+	/*
+	 * The bounds must be the ones kstack_alloc gave: a top past them would
+	 * unmap the next slot's stack, one short of them leak frames.
+	 */
+	uint64_t bottom = s->guard + PAGE_SIZE, top = bottom + (uint64_t)slot_pages[s->slot] * PAGE_SIZE;
+	if (s->bottom != bottom || s->top != top)
+		panic("kstack_free: stack %u is [0x%lx, 0x%lx), not [0x%lx, 0x%lx) (a damaged struct kstack?)", s->slot,
+		      bottom, top, s->bottom, s->top);
 	for (uint64_t va = s->bottom; va < s->top; va += PAGE_SIZE) {
 		struct vmm_translation t;
 		if (vmm_translate(va, &t))

@@ -21,6 +21,7 @@ struct kstack {
 
 /* Maps a stack of npages (1..15) pages; false when out of slots or frames. */
 bool kstack_alloc(unsigned npages, struct kstack *out);
+/* Unmaps it and frees its frames; panics (nothing changed) if s is not exactly what kstack_alloc gave. */
 void kstack_free(const struct kstack *s);
 /* Runs fn(arg) on the given stack and returns its result (switches RSP there and back). */
 uint64_t kstack_call(const struct kstack *s, uint64_t (*fn)(uint64_t), uint64_t arg);

@@ -228,8 +228,15 @@ static int map_common(uint64_t va, uint64_t pa, uint64_t npages, unsigned flags,
 	if (count_mapped(root_pa, LVL_PML4, va, end))
 		return -VMM_EEXIST;
 	r = map_range(root_pa, LVL_PML4, va, end, pa, leaf_bits(flags), max_leaf);
-	if (r)
+	if (r) {
 		unmap_range(root_pa, LVL_PML4, va, end);        /* all of it was ours: undo */
+		/*
+		 * Nothing touched the range, but a CPU may cache present entries
+		 * speculatively, and the undo just freed the tables they point
+		 * to: drop whatever it cached before those frames are reused.
+		 */
+		flush(va, npages);
+	}
 	return r;
 }
 

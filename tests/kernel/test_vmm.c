@@ -285,6 +285,30 @@ KTEST(vmm, fault_stack_guard_page)
 	kstack_free(&s);
 }
 
+/* kstack_free of a struct kstack that is not what kstack_alloc gave panics before it unmaps anything. */
+KTEST(vmm, kstack_free_refuses_wrong_bounds)
+{
+	struct kstack a, b;
+	KASSERT(kstack_alloc(2, &a));
+	KASSERT(kstack_alloc(2, &b));
+	struct kstack bad = a;
+	bad.top = a.top + 16 * PAGE_SIZE;   /* into the next slot's stack */
+	KEXPECT_PANIC("(a damaged struct kstack?)", kstack_free(&bad));
+	bad = a;
+	bad.top = a.top - PAGE_SIZE;        /* would leak a frame */
+	KEXPECT_PANIC("(a damaged struct kstack?)", kstack_free(&bad));
+	bad = a;
+	bad.slot = b.slot;                  /* another stack's slot: its guard does not match */
+	KEXPECT_PANIC("is not a live kernel stack", kstack_free(&bad));
+	/* Nothing was unmapped: both stacks still work, and free cleanly. */
+	struct vmm_translation t;
+	KEXPECT_EQ(vmm_translate(a.bottom, &t), 0);
+	KEXPECT_EQ(vmm_translate(b.top - PAGE_SIZE, &t), 0);
+	kstack_free(&a);
+	kstack_free(&b);
+	KEXPECT_NE(vmm_translate(a.bottom, &t), 0);
+}
+
 KTEST(vmm, fault_null)
 {
 	/* Through a volatile pointer: the compiler must not see a constant NULL. */
