@@ -128,6 +128,7 @@ static const char *owner_name(unsigned owner)
 	switch (owner) {
 	case PMM_OWNER_NONE: return "no owner (a plain pmm_alloc)";
 	case PMM_OWNER_HEAP: return "the kernel heap (kmalloc memory? use kfree)";
+	case PMM_OWNER_PAGETABLE: return "the page tables (a live table of the vmm; vmm_unmap frees it)";
 	default:             return "an unknown owner";
 	}
 }

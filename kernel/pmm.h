@@ -56,13 +56,15 @@ void pmm_free(uint64_t pa, unsigned order);
 static inline void pmm_free_page(uint64_t pa) { pmm_free(pa, 0); }
 
 /*
- * Frames with an owner: the frames under the kernel heap (kbrk, klarge) are
- * tagged, so that a pmm_free of kmalloc memory is caught instead of handing
- * a live heap page to the next pmm_alloc. pmm_free_owned checks the tag it
- * is given (and panics, naming the real owner, on a mismatch).
+ * Frames with an owner: the frames under the kernel heap (kbrk, klarge) and
+ * the page tables' own frames are tagged, so that a pmm_free of kmalloc
+ * memory or of a live page table is caught instead of handing it to the
+ * next pmm_alloc. pmm_free_owned checks the tag it is given (and panics,
+ * naming the real owner, on a mismatch).
  */
 #define PMM_OWNER_NONE 0
 #define PMM_OWNER_HEAP 1        /* the kernel heap: kbrk's break and klarge's runs */
+#define PMM_OWNER_PAGETABLE 2   /* a page-table frame vmm allocated (vmm_unmap gives it back) */
 uint64_t pmm_alloc_owned(unsigned order, unsigned owner);
 void pmm_free_owned(uint64_t pa, unsigned order, unsigned owner);
 /* The owner of the allocated block holding pa (PMM_OWNER_NONE if untagged or not allocated). */

@@ -31,7 +31,7 @@ static pte_t *tbl(uint64_t pa) { return phys_to_virt(pa); }
 
 static uint64_t table_alloc(void)
 {
-	uint64_t pa = pmm_alloc(0);
+	uint64_t pa = pmm_alloc_owned(0, PMM_OWNER_PAGETABLE);
 	if (!pa)
 		return 0;
 	memset(tbl(pa), 0, PAGE_SIZE);
@@ -41,7 +41,7 @@ static uint64_t table_alloc(void)
 
 static void table_free(uint64_t pa)
 {
-	pmm_free(pa, 0);
+	pmm_free_owned(pa, 0, PMM_OWNER_PAGETABLE);
 	table_frames--;
 }
 

@@ -13,6 +13,7 @@
 #include "ktest.h"
 
 #include "../../kernel/arch/x86_64/layout.h"
+#include "../../kernel/arch/x86_64/paging.h"
 #include "../../kernel/kbrk.h"
 #include "../../kernel/kheap.h"
 #include "../../kernel/lib/string.h"
@@ -153,6 +154,34 @@ KTEST(hardening, kfree_of_a_pmm_page)
 	KEXPECT_STR_CONTAINS(ktest_output(), "(a page from the pmm? use pmm_free)");
 	pmm_free_page(pa);
 	expect_heap_clean();
+}
+
+/* The frames of the page tables are tagged: a pmm_free of one is refused, naming them. */
+KTEST(hardening, pmm_free_of_a_page_table)
+{
+	uint64_t root = vmm_root();
+	KEXPECT_EQ(pmm_owner(root), PMM_OWNER_PAGETABLE);
+	uint64_t free0 = pmm_free_frames(), tables0 = vmm_table_frames();
+	KEXPECT_PANIC("belongs to the page tables", pmm_free_page(root));
+	KEXPECT_STR_CONTAINS(ktest_last_panic, "pmm_free: frame ");
+	/* The tables a mapping makes are tagged too, and refused the same way while they live. */
+	uint64_t pa = pmm_alloc_page();
+	KASSERT(pa);
+	KASSERT(vmm_map(VMM_TEST_BASE, pa, 1, VMM_WRITE) == 0);   /* nothing else maps this window */
+	uint64_t made = vmm_table_frames() - tables0;
+	KEXPECT_GT(made, 0);
+	KEXPECT_EQ(pmm_free_frames(), free0 - 1 - made);
+	const pte_t *pml4 = phys_to_virt(root);
+	uint64_t pdpt = pml4[PT_INDEX(VMM_TEST_BASE, LVL_PML4)] & PTE_ADDR;
+	KEXPECT_EQ(pmm_owner(pdpt), PMM_OWNER_PAGETABLE);
+	KEXPECT_PANIC("belongs to the page tables", pmm_free_page(pdpt));
+	/* vmm_unmap gives them back as their owner: every frame returns. */
+	KASSERT(vmm_unmap(VMM_TEST_BASE, 1) == 0);
+	pmm_free_page(pa);
+	KEXPECT_EQ(vmm_table_frames(), tables0);
+	KEXPECT_EQ(pmm_free_frames(), free0);
+	char why[160];
+	KEXPECT_MSG(pmm_check(why, sizeof why) == 0, "pmm_check: %s", why);
 }
 
 KTEST(hardening, pmm_free_of_kmalloc_memory)
