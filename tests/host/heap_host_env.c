@@ -242,6 +242,23 @@ const char *hex(const void *p)
 	return buf;
 }
 
+size_t cached_blocks(void)
+{
+	size_t n = 0;
+
+	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
+		n += H.cache_count[c];
+	return n;
+}
+
+void walk_count(void *ctx, void *ptr, size_t size, int used)
+{
+	size_t *c = ctx;
+	(void)ptr;
+	(void)size;
+	c[used]++;
+}
+
 bool logged(const char *s) { return strstr(E.log, s) != NULL; }
 
 void log_reset(void)

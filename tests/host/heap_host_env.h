@@ -76,6 +76,10 @@ void fill(void *p, size_t n, unsigned seed8);
 bool filled(const void *p, size_t n, unsigned seed8);
 /* "0x..." of p, in a static buffer. */
 const char *hex(const void *p);
+/* Blocks on the front cache's LIFOs (struct heap counts them per class). */
+size_t cached_blocks(void);
+/* A heap_walk callback: ctx is a size_t per kind, HEAP_WALK_FREE to _LARGE (or _QUARANTINED at level 2). */
+void walk_count(void *ctx, void *ptr, size_t size, int used);
 /* Whether a report line since the last log_reset contains s. */
 bool logged(const char *s);
 void log_reset(void);

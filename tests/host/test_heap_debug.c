@@ -31,14 +31,6 @@ static bool pc_in(uintptr_t pc, void (*fn)(void))
 	return pc >= (uintptr_t)fn && pc < (uintptr_t)fn + 8192;
 }
 
-static void count_walk4(void *ctx, void *ptr, size_t size, int used)
-{
-	size_t *c = ctx;
-	(void)ptr;
-	(void)size;
-	c[used]++;
-}
-
 static struct heap_block_info one_leak;
 static void keep_leak(void *ctx, const struct heap_block_info *b)
 {
@@ -359,7 +351,7 @@ HTEST(quarantine_delays_reuse_within_its_budget)
 	EXPECT_REPORT(heap_free(&H, w), HEAP_ERR_DOUBLE_FREE, w, named(w, 64));
 	/* The walker says which blocks wait. */
 	size_t counts[4] = { 0 };
-	heap_walk(&H, count_walk4, counts);
+	heap_walk(&H, walk_count, counts);
 	CHECK_EQ_U(counts[HEAP_WALK_QUARANTINED], stats().quarantine_blocks);
 	heap_trim(&H);   /* empties the quarantine first */
 	CHECK_EQ_U(stats().quarantine_blocks, 0);

@@ -411,23 +411,7 @@ HTEST(leaks_lists_live_blocks)
 
 /* ----- level 0's front cache ----- */
 
-static void count_walk_kinds(void *ctx, void *p, size_t size, int used)
-{
-	(void)p;
-	(void)size;
-	((size_t *)ctx)[used]++;
-}
-
-/* Blocks on the front cache's LIFOs and their bytes (struct heap counts them per class). */
-static size_t cached_blocks(void)
-{
-	size_t n = 0;
-
-	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
-		n += H.cache_count[c];
-	return n;
-}
-
+/* The bytes of the blocks on the front cache's LIFOs (cached_blocks, their count: heap_host_env.c). */
 static size_t cached_bytes(void)
 {
 	size_t n = 0;
@@ -460,7 +444,7 @@ HTEST(front_cache_reuses_checks_and_reports)
 	CHECK_EQ_U(H.used_blocks, 4);
 	CHECK_EQ_U(H.free_blocks, free_before);
 	size_t kinds[4] = { 0 };
-	heap_walk(&H, count_walk_kinds, kinds);
+	heap_walk(&H, walk_count, kinds);
 	CHECK_EQ_U(kinds[HEAP_WALK_USED], 3);
 	CHECK_EQ_U(kinds[HEAP_WALK_FREE], H.free_blocks + 1);
 
@@ -605,7 +589,7 @@ HTEST(front_cache_survives_writes_after_free)
 	CHECK_EQ_U(E.last_kind, HEAP_ERR_DOUBLE_FREE);
 	CHECK_EQ_U(heap_usable_size(&H, a), 0);
 	size_t kinds[4] = { 0 };
-	heap_walk(&H, count_walk_kinds, kinds); /* walks past a and b without following the link */
+	heap_walk(&H, walk_count, kinds); /* walks past a and b without following the link */
 	CHECK(heap_check(&H, why, sizeof why) == -1);
 	printf("# found: %s\n", why);
 	*link = saved;

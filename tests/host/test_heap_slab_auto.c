@@ -16,15 +16,6 @@
 #include "heap_host_env.c"
 #include "slab_test_util.h"
 
-/* Blocks on the front cache's LIFOs (what heap_cache_blocks in alloc/heap_impl.h counts). */
-static size_t cached_blocks(void)
-{
-	size_t n = 0;
-	for (unsigned c = 0; c < HEAP_CACHE_CLASSES; c++)
-		n += H.cache_count[c];
-	return n;
-}
-
 /* A fresh environment and a heap on it, level 0, slabs as `slabs` says, switching after `after`. */
 static void setup_auto(uint32_t slabs, size_t after)
 {
