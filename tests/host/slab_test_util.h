@@ -7,13 +7,24 @@
 #ifndef TESTS_HOST_SLAB_TEST_UTIL_H
 #define TESTS_HOST_SLAB_TEST_UTIL_H
 
-/* A fresh environment and a heap on it with default tuning, level 0, slabs on. */
-static inline void setup_slabs(void)
+/*
+ * A fresh environment and a heap on it with default tuning, level 0, slabs
+ * as `slabs` says (HEAP_SLABS_AUTO, _ON, _OFF), auto switching at `after`
+ * small blocks (0: the default).
+ */
+static inline void setup_slabs_as(uint32_t slabs, size_t after)
 {
 	env_open();
 	struct heap_env env = env_for();
-	env.slabs = true;
+	env.slabs = slabs;
+	env.slab_after = after;
 	REQUIRE(heap_init(&H, &env) == 0);
+}
+
+/* The same with slabs on from the start. */
+static inline void setup_slabs(void)
+{
+	setup_slabs_as(HEAP_SLABS_ON, 0);
 	REQUIRE(H.magic == HEAP_MAGIC_SLABS);
 }
 

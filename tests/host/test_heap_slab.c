@@ -710,7 +710,7 @@ static void setup_slabs_brk_only(void)
 	env.map_pages = NULL;
 	env.unmap_pages = NULL;
 	env.remap_pages = NULL;
-	env.slabs = true;
+	env.slabs = HEAP_SLABS_ON;
 	REQUIRE(heap_init(&H, &env) == 0);
 }
 
@@ -817,7 +817,7 @@ HTEST(slab_option_ignored_at_debug_levels)
 	for (unsigned level = 1; level <= HEAP_DEBUG_MAX; level++) {
 		env_open();
 		struct heap_env env = env_for();
-		env.slabs = true;
+		env.slabs = HEAP_SLABS_ON;
 		env.debug = level;
 		REQUIRE(heap_init(&H, &env) == 0);
 		CHECK(H.magic == HEAP_MAGIC);

@@ -16,23 +16,6 @@
 #include "heap_host_env.c"
 #include "slab_test_util.h"
 
-/* A fresh environment and a heap on it, level 0, slabs as `slabs` says, switching after `after`. */
-static void setup_auto(uint32_t slabs, size_t after)
-{
-	env_open();
-	struct heap_env env = env_for();
-	env.slabs = slabs;
-	env.slab_after = after;
-	REQUIRE(heap_init(&H, &env) == 0);
-}
-
-static void check_heap(void)
-{
-	char why[256];
-	if (heap_check(&H, why, sizeof why) != 0)
-		htest_fail(__FILE__, __LINE__, why);
-}
-
 HTEST(auto_is_the_default_and_starts_without_slabs)
 {
 	setup();
@@ -54,7 +37,7 @@ HTEST(auto_is_the_default_and_starts_without_slabs)
 /* Every path that makes a block small or not: carve, split, cache, merge, realloc both ways, memalign. */
 HTEST(small_block_count_follows_every_path)
 {
-	setup_auto(HEAP_SLABS_OFF, 0);
+	setup_slabs_as(HEAP_SLABS_OFF, 0);
 	enum { N = 400 };
 	static void *p[N];
 	size_t small = 0;
@@ -64,24 +47,24 @@ HTEST(small_block_count_follows_every_path)
 		small += block_bytes(n) <= HEAP_SMALL_BLOCK;
 	}
 	CHECK_EQ_U(H.small_blocks, small);   /* cached or not, they count (see struct heap) */
-	check_heap();
+	HEAP_CLEAN();
 	/* The block after each of the next loop's: its realloc can grow in place. */
 	for (int i = 2; i < N; i += 3)
 		heap_free(&H, p[i]), p[i] = NULL;
-	check_heap();
+	HEAP_CLEAN();
 	for (int i = 1; i < N; i += 3) {
 		/* In place both ways where it can: small to big and back, and moving when it cannot. */
 		REQUIRE(p[i] = heap_realloc(&H, p[i], 150 + rnd() % 100));
-		check_heap();
+		HEAP_CLEAN();
 		REQUIRE(p[i] = heap_realloc(&H, p[i], 1 + rnd() % 60));
-		check_heap();
+		HEAP_CLEAN();
 	}
 	for (int i = 2; i < N; i += 3) {
 		REQUIRE(p[i] = heap_memalign(&H, (size_t)16 << (rnd() % 6), 1 + rnd() % 100));
-		check_heap();
+		HEAP_CLEAN();
 	}
 	heap_trim(&H);
-	check_heap();
+	HEAP_CLEAN();
 	size_t recount = 0;
 	for (int i = 0; i < N; i++)
 		recount += heap_usable_size(&H, p[i]) + HEAP_OVERHEAD <= HEAP_SMALL_BLOCK;
@@ -103,7 +86,7 @@ HTEST(slabs_turn_on_with_the_small_block_that_reaches_slab_after)
 	enum { AFTER = 3000, N = 6000 };
 	static void *p[N];
 
-	setup_auto(HEAP_SLABS_AUTO, AFTER);
+	setup_slabs_as(HEAP_SLABS_AUTO, AFTER);
 	size_t on_at = 0;
 	for (size_t i = 0; i < N && !on_at; i++) {
 		REQUIRE(p[i] = heap_malloc(&H, 40));
@@ -117,7 +100,7 @@ HTEST(slabs_turn_on_with_the_small_block_that_reaches_slab_after)
 	CHECK_EQ_U(on_at, AFTER);
 	CHECK(H.magic == HEAP_MAGIC_SLABS);
 	CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
-	check_heap();
+	HEAP_CLEAN();
 	/* From now on a small request is an object of its class; bigger ones are blocks as before. */
 	void *o = heap_malloc(&H, 40), *big = heap_malloc(&H, 100);
 	REQUIRE(o && big);
@@ -141,7 +124,7 @@ HTEST(slabs_turn_on_with_the_small_block_that_reaches_slab_after)
 			heap_free(&H, p[i]);
 	heap_free(&H, o);
 	heap_free(&H, big);
-	check_heap();
+	HEAP_CLEAN();
 	CHECK_EQ_U(stats().small_blocks, 0);
 	E.reports = 0;
 	expect_empty();
@@ -157,7 +140,7 @@ HTEST(slabs_turn_on_without_the_break_growing)
 	enum { AFTER = 4000, BIG = 64 };
 	static void *big[BIG];
 
-	setup_auto(HEAP_SLABS_AUTO, AFTER);
+	setup_slabs_as(HEAP_SLABS_AUTO, AFTER);
 	/* 4 MiB in 64 KiB blocks, freed and taken again: the break learns to keep it. */
 	for (int round = 0; round < 4; round++) {
 		for (int i = 0; i < BIG; i++)
@@ -178,7 +161,7 @@ HTEST(slabs_turn_on_without_the_break_growing)
 	heap_free(&H, o);
 	for (int i = 0; i < AFTER; i++)
 		heap_free(&H, p[i]);
-	check_heap();
+	HEAP_CLEAN();
 	expect_empty();
 }
 
@@ -188,7 +171,7 @@ HTEST(many_small_blocks_made_and_freed_do_not_turn_slabs_on)
 	enum { AFTER = 500 };
 	static void *p[AFTER - 1];
 
-	setup_auto(HEAP_SLABS_AUTO, AFTER);
+	setup_slabs_as(HEAP_SLABS_AUTO, AFTER);
 	for (int round = 0; round < 50; round++) {
 		for (int i = 0; i < AFTER - 1; i++)
 			REQUIRE(p[i] = heap_malloc(&H, 1 + (size_t)(rnd() % 64)));
@@ -214,7 +197,7 @@ HTEST(cached_small_blocks_after_the_switch_are_flushed)
 	enum { AFTER = 2000, N = 4000 };
 	static void *p[N];
 
-	setup_auto(HEAP_SLABS_AUTO, AFTER);
+	setup_slabs_as(HEAP_SLABS_AUTO, AFTER);
 	size_t n = 0;
 	while (!H.slab_lim && n < N)
 		REQUIRE(p[n++] = heap_malloc(&H, 24));
@@ -223,7 +206,7 @@ HTEST(cached_small_blocks_after_the_switch_are_flushed)
 	for (size_t i = 0; i + 1 < n; i += 2)
 		heap_free(&H, p[i]), p[i] = NULL;
 	CHECK(cached_blocks() > 0);
-	check_heap();
+	HEAP_CLEAN();
 	/* Objects now; then a growth of the break flushes the cache. */
 	static void *o[1000];
 	for (int i = 0; i < 1000; i++) {
@@ -233,7 +216,7 @@ HTEST(cached_small_blocks_after_the_switch_are_flushed)
 	void *big = heap_malloc(&H, 120 * KiB);
 	REQUIRE(big);
 	CHECK_EQ_U(cached_blocks(), 0);
-	check_heap();
+	HEAP_CLEAN();
 	heap_free(&H, big);
 	for (int i = 0; i < 1000; i++)
 		heap_free(&H, o[i]);
@@ -245,7 +228,7 @@ HTEST(cached_small_blocks_after_the_switch_are_flushed)
 
 HTEST(on_off_and_bad_settings)
 {
-	setup_auto(HEAP_SLABS_ON, 0);
+	setup_slabs_as(HEAP_SLABS_ON, 0);
 	CHECK(H.magic == HEAP_MAGIC_SLABS);
 	CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
 	void *o = heap_malloc(&H, 8);
@@ -254,7 +237,7 @@ HTEST(on_off_and_bad_settings)
 	heap_free(&H, o);
 	expect_empty();
 
-	setup_auto(HEAP_SLABS_OFF, 1);
+	setup_slabs_as(HEAP_SLABS_OFF, 1);
 	CHECK_EQ_U(H.slab_auto_at, SIZE_MAX);
 	static void *p[3000];
 	for (int i = 0; i < 3000; i++)
@@ -287,7 +270,7 @@ HTEST(auto_never_switches_at_debug_levels)
 			REQUIRE(p[i] = heap_malloc(&H, 16));
 		CHECK_EQ_U(H.slab_lim, 0);
 		CHECK_EQ_U(heap_usable_size(&H, p[0]), 16);
-		check_heap();
+		HEAP_CLEAN();
 		for (int i = 0; i < 600; i++)
 			heap_free(&H, p[i]);
 		heap_flush_quarantine(&H);

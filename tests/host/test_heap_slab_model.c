@@ -154,7 +154,7 @@ static void slab_model_run(const struct slab_cfg *cfg)
 
 	env_open();
 	struct heap_env env = env_for();
-	env.slabs = true;
+	env.slabs = HEAP_SLABS_ON;
 	env.grow_bytes = cfg->grow;
 	env.trim_threshold = cfg->trim;
 	REQUIRE(heap_init(&H, &env) == 0);
